@@ -1,0 +1,41 @@
+# make demo : create .venv, install mlplab, run the demo (offline: scikit-learn's bundled digits)
+# make test : create .venv with the test extras, install the Fashion-MNIST package when possible, run the suite
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+FASHION_DIR := /usr/share/datasets/fashion-mnist
+
+.PHONY: demo test venv venv-test data clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+venv: $(VENV)/.installed
+venv-test: $(VENV)/.installed-test
+
+# Fashion-MNIST for the acceptance tests: Debian's package, installed only when missing and possible
+# (root with apt-get); otherwise the tests that need it skip with a reason.
+data:
+	@if [ -d $(FASHION_DIR) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+		|| echo "note: could not install dataset-fashion-mnist; Fashion-MNIST tests will skip"; \
+	else echo "note: $(FASHION_DIR) missing and apt-get unavailable; Fashion-MNIST tests will skip"; fi
+
+demo: venv
+	$(BIN)/python -m mlplab demo
+
+test: venv-test data
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

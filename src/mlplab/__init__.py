@@ -1,0 +1,36 @@
+"""mlplab: a NumPy lab for fully connected neural networks with hand-written backprop.
+
+The public API, re-exported flat; no logic lives here.
+"""
+from .activations import ACTIVATIONS, get_activation
+from .diagnostics import GradcheckReport, gradcheck
+from .initializers import (INITIALIZERS, constant, get_initializer, glorot_normal, glorot_uniform,
+                           he_normal, he_uniform, lecun_normal, lecun_uniform, normal, ones,
+                           orthogonal, sparse, uniform, zeros)
+from .layers import (ELU, LAYERS, Activation, BatchNorm, Dense, DropConnect, Dropout,
+                     GaussianNoise, Identity, Layer, LeakyReLU, Maxout, PReLU, ReLU, Residual,
+                     Sigmoid, Softmax, Softplus, Tanh, get_layer)
+from .losses import (LOSSES, HierarchicalSoftmax, Huber, Loss, MeanAbsoluteError,
+                     MeanSquaredError, MulticlassHinge, MultilabelHinge, SigmoidBinaryCrossEntropy,
+                     SoftmaxCrossEntropy, SquaredHinge, get_loss)
+from .network import Sequential
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # network and layers
+    "Sequential", "Layer", "Dense", "DropConnect", "Activation", "Identity", "Sigmoid", "Tanh",
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "Softplus", "Softmax", "Maxout", "BatchNorm", "Dropout",
+    "GaussianNoise", "Residual", "get_layer", "LAYERS",
+    # losses
+    "Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "SoftmaxCrossEntropy",
+    "SigmoidBinaryCrossEntropy", "MulticlassHinge", "SquaredHinge", "MultilabelHinge",
+    "HierarchicalSoftmax", "get_loss", "LOSSES",
+    # initializers and activations
+    "zeros", "ones", "constant", "normal", "uniform", "lecun_normal", "lecun_uniform",
+    "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "sparse", "orthogonal",
+    "get_initializer", "INITIALIZERS", "get_activation", "ACTIVATIONS",
+    # diagnostics
+    "gradcheck", "GradcheckReport",
+    "__version__",
+]

@@ -1,0 +1,132 @@
+"""Activation functions as pure math on arrays, with their derivatives, and one registry.
+
+Each activation is a pair ``forward(z, **hp) -> a`` and ``backward(dout, z, a, **hp) -> dz``
+(``dz = dout * f'(z)``, written with whichever of ``z`` or ``a`` is cheaper). The layers in
+:mod:`mlplab.layers.activation` wrap them; the losses reuse the stable ``sigmoid``,
+``softplus`` and ``log_softmax``. Array-API code only: no boolean-mask assignment, no ``out=``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+from ._registry import Registry, split_spec
+from ._typing import Array
+from .backend import get_namespace
+
+
+class ActivationFunction(NamedTuple):
+    """An activation's math: ``forward(z, **hp)`` and ``backward(dout, z, a, **hp)``."""
+    name: str
+    forward: Callable[..., Array]
+    backward: Callable[..., Array]
+    defaults: dict[str, Any]
+
+
+ACTIVATIONS: Registry[ActivationFunction] = Registry("activation")
+
+
+def _register(name: str, forward, backward, aliases: tuple[str, ...] = (), **defaults):
+    ACTIVATIONS.register(name, ActivationFunction(name, forward, backward, defaults),
+                         aliases=aliases)
+
+
+# --- stable building blocks, shared with the losses -------------------------------------------
+
+def sigmoid(z: Array) -> Array:
+    """sigma(z) = 1 / (1 + exp(-z)), computed from exp(-|z|) so it never overflows."""
+    xp = get_namespace(z)
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def softplus(z: Array) -> Array:
+    """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)), stable for large |z|."""
+    xp = get_namespace(z)
+    return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
+
+
+def log_softmax(z: Array) -> Array:
+    """log softmax(z) row-wise: z - max - log(sum(exp(z - max))) (the log-sum-exp trick)."""
+    xp = get_namespace(z)
+    shifted = z - xp.max(z, axis=1, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+
+
+def softmax(z: Array) -> Array:
+    """softmax(z)_k = exp(z_k - max_j z_j) / sum_i exp(z_i - max_j z_j), row-wise."""
+    xp = get_namespace(z)
+    e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
+    return e / xp.sum(e, axis=1, keepdims=True)
+
+
+# --- the activations ----------------------------------------------------------------------------
+
+_register("identity", lambda z: z, lambda dout, z, a: dout, aliases=("linear",))
+
+_register("sigmoid", sigmoid, lambda dout, z, a: dout * (a * (1.0 - a)), aliases=("logistic",))
+
+
+def _tanh(z):
+    return get_namespace(z).tanh(z)
+
+
+_register("tanh", _tanh, lambda dout, z, a: dout * (1.0 - a * a))
+
+
+def _relu(z):
+    return get_namespace(z).maximum(z, 0.0)
+
+
+def _relu_backward(dout, z, a):
+    return get_namespace(dout).where(z > 0, dout, 0.0)
+
+
+_register("relu", _relu, _relu_backward)
+
+
+def _leaky_relu(z, alpha=0.01):
+    """a = z if z > 0 else alpha * z (alpha may be an array: PReLU's learned slopes)."""
+    return get_namespace(z).where(z > 0, z, alpha * z)
+
+
+def _leaky_relu_backward(dout, z, a, alpha=0.01):
+    return get_namespace(dout).where(z > 0, dout, alpha * dout)
+
+
+_register("leaky_relu", _leaky_relu, _leaky_relu_backward, alpha=0.01)
+
+
+def _elu(z, alpha=1.0):
+    """a = z if z > 0 else alpha * (exp(z) - 1); expm1 of min(z, 0) so large z cannot overflow."""
+    xp = get_namespace(z)
+    return xp.where(z > 0, z, alpha * xp.expm1(xp.minimum(z, 0.0)))
+
+
+def _elu_backward(dout, z, a, alpha=1.0):
+    # for z <= 0: d/dz alpha (e^z - 1) = alpha e^z = a + alpha
+    return get_namespace(dout).where(z > 0, dout, dout * (a + alpha))
+
+
+_register("elu", _elu, _elu_backward, alpha=1.0)
+
+_register("softplus", softplus, lambda dout, z, a: dout * sigmoid(z))
+
+
+def _softmax_backward(dout, z, a):
+    """dz = a * (dout - sum_k dout_k a_k): the softmax Jacobian applied without forming it."""
+    xp = get_namespace(dout)
+    return a * (dout - xp.sum(dout * a, axis=1, keepdims=True))
+
+
+_register("softmax", softmax, _softmax_backward)
+
+
+def get_activation(spec: Any) -> tuple[ActivationFunction, dict[str, Any]]:
+    """``(function, hyperparameters)`` from a name or ``{"name": ..., "config": {...}}``."""
+    name, config = split_spec("activation", spec)
+    fn = ACTIVATIONS.get(name)
+    unknown = sorted(set(config) - set(fn.defaults))
+    if unknown:
+        raise TypeError(f"activation {fn.name!r}: unknown hyperparameters {unknown}; "
+                        f"valid: {sorted(fn.defaults)}")
+    return fn, {**fn.defaults, **config}

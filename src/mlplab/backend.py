@@ -1,0 +1,83 @@
+"""Array-library knowledge lives here and nowhere else (level 0).
+
+Engine code asks :func:`get_namespace` for the namespace of its inputs and then uses only
+functions of the array API standard. NumPy arrays get NumPy itself (NumPy 2 implements the
+standard in its main namespace), everything else goes through ``array_api_compat``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from ._typing import Array, DTypeLike, Namespace
+
+_FLOAT_NAMES = ("float32", "float64")
+
+
+def get_namespace(*arrays: Array) -> Namespace:
+    """The array-API namespace of ``arrays`` (NumPy itself for NumPy arrays: no wrapper cost)."""
+    if all(type(a) is np.ndarray for a in arrays):
+        return np
+    return array_api_compat.array_namespace(*arrays)
+
+
+def is_numpy(xp: Namespace) -> bool:
+    return xp is np or xp is getattr(array_api_compat, "numpy", None)
+
+
+def resolve_dtype(xp: Namespace, dtype: DTypeLike, owner: str = "mlplab") -> Any:
+    """Turn ``"float32"``/``"float64"`` (or a dtype object) into the namespace's float dtype."""
+    name = dtype if isinstance(dtype, str) else dtype_name(dtype)
+    if name not in _FLOAT_NAMES:
+        raise ValueError(f"{owner}: dtype must be one of {list(_FLOAT_NAMES)}, got dtype={dtype!r}")
+    return getattr(xp, name)
+
+
+def dtype_name(dtype: Any) -> str:
+    """``"float32"`` for NumPy, torch and array_api_strict float32 dtypes alike."""
+    if isinstance(dtype, str):
+        return dtype
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype).rsplit(".", 1)[-1]  # torch.float32, array_api_strict float32
+
+
+def is_floating(xp: Namespace, x: Array) -> bool:
+    return xp.isdtype(x.dtype, "real floating")
+
+
+def is_integer(xp: Namespace, x: Array) -> bool:
+    return xp.isdtype(x.dtype, "integral")
+
+
+def asarray(x: Any, xp: Namespace, dtype: Any = None) -> Array:
+    """Move ``x`` (for example a NumPy draw from a seeded Generator) into namespace ``xp``."""
+    return xp.asarray(x, dtype=dtype)
+
+
+def to_numpy(x: Array) -> np.ndarray:
+    """A NumPy view or copy of any supported array (torch CPU tensors, array_api_strict, ...)."""
+    if type(x) is np.ndarray:
+        return x
+    if hasattr(x, "detach"):  # torch
+        return x.detach().cpu().numpy()
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError):
+        return np.from_dlpack(x)
+
+
+def all_finite(xp: Namespace, x: Array) -> bool:
+    return bool(xp.all(xp.isfinite(x)))
+
+
+def copy(xp: Namespace, x: Array) -> Array:
+    return xp.asarray(x, copy=True)
+
+
+def numpy_dtype(dtype: Any) -> np.dtype:
+    """The NumPy dtype with the same name, for drawing samples from a NumPy Generator."""
+    return np.dtype(dtype_name(dtype))

@@ -1,0 +1,80 @@
+"""Validation helpers (level 0).
+
+Every check raises before any work is done and names the owner and the offending value,
+so that ``f"Dense: units must be a positive int, got {units=}"`` is the style of every message.
+``ValueError`` for bad values and shapes, ``TypeError`` for bad types, ``RuntimeError`` for
+wrong call order.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+
+class NotBuiltError(RuntimeError):
+    """A layer or model was used before ``build``."""
+
+
+def check_positive_int(owner: str, name: str, value: Any, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} must be an int >= {minimum}, got {name}={value!r}")
+    if value < minimum:
+        raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {name}={value!r}")
+    return int(value)
+
+
+def check_float(owner: str, name: str, value: Any, *, low: float | None = None,
+                high: float | None = None, low_inclusive: bool = True,
+                high_inclusive: bool = True) -> float:
+    """Return ``value`` as a Python float after checking it is a finite real in the given range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a real number, got {name}={value!r}")
+    value = float(value)
+    lo = "[" if low_inclusive else "("
+    hi = "]" if high_inclusive else ")"
+    rng = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
+    ok = np.isfinite(value)
+    if low is not None:
+        ok = ok and (value >= low if low_inclusive else value > low)
+    if high is not None:
+        ok = ok and (value <= high if high_inclusive else value < high)
+    if not ok:
+        raise ValueError(f"{owner}: {name} must be in {rng}, got {name}={value!r}")
+    return value
+
+
+def check_rate(owner: str, name: str, value: Any) -> float:
+    """A drop probability: 0 <= rate < 1 (rate 1 would drop every unit and divide by zero)."""
+    return check_float(owner, name, value, low=0.0, high=1.0, high_inclusive=False)
+
+
+def check_choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{owner}: {name} must be one of {list(choices)}, got {name}={value!r}")
+    return value
+
+
+def check_generator(owner: str, rng: Any) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{owner}: rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(0)), "
+            f"got {type(rng).__name__}")
+    return rng
+
+
+def check_matrix(owner: str, x: Any, *, features: int | None = None, what: str = "input") -> None:
+    """Check that ``x`` is a 2-D array ``(batch, features)`` with at least one row."""
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        raise TypeError(f"{owner}: {what} must be an array of shape (batch, features), "
+                        f"got {type(x).__name__}")
+    if len(shape) != 2:
+        want = f"(batch, {features})" if features is not None else "(batch, features)"
+        raise ValueError(f"{owner}: {what} must be 2-D of shape {want}, got shape {tuple(shape)}")
+    if features is not None and shape[1] != features:
+        raise ValueError(f"{owner}: expected {what} of shape (batch, {features}), "
+                         f"got shape {tuple(shape)}")
+    if shape[0] == 0:
+        raise ValueError(f"{owner}: {what} is empty (shape {tuple(shape)})")

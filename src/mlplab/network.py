@@ -1,0 +1,186 @@
+"""``Sequential``: a stack of layers with flat, dotted-key views of their arrays (level 2)."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from ._typing import Array, Namespace, Params
+from .backend import all_finite, copy, dtype_name, get_namespace, resolve_dtype
+from .errors import NotBuiltError, check_generator, check_positive_int
+from .layers.base import (Layer, backward_chain, build_chain, collect, forward_chain,
+                          get_layer, iter_generators, serialize_layer)
+
+
+class Sequential:
+    """Layers applied in order: ``a^(l) = layer_l(a^(l-1))``, backprop in reverse.
+
+    Parameters
+    ----------
+    layers : list of Layer, names or ``{"name", "config"}`` dicts
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mlplab import Sequential, Dense, Tanh
+    >>> net = Sequential([Dense(4), Tanh(), Dense(2)])
+    >>> net.build(3, rng=np.random.default_rng(0))
+    2
+    >>> net.n_params   # (3*4 + 4) + (4*2 + 2)
+    26
+    """
+
+    def __init__(self, layers: Iterable[Any] = ()):
+        if isinstance(layers, (str, Layer)) or not isinstance(layers, Iterable):
+            raise TypeError(f"Sequential: layers must be a list of layers, got {layers!r}")
+        self.layers: list[Layer] = [get_layer(s) for s in layers]
+        self.built = False
+        self.in_features: int | None = None
+        self.out_features: int | None = None
+        self.xp: Namespace = None
+        self.dtype: Any = None
+
+    def add(self, layer: Any) -> "Sequential":
+        if self.built:
+            raise RuntimeError("Sequential: cannot add layers after build")
+        self.layers.append(get_layer(layer))
+        return self
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def build(self, in_features: int, *, rng: np.random.Generator, dtype: Any = "float32",
+              xp: Namespace = np) -> int:
+        """Allocate every layer's parameters for inputs ``(batch, in_features)``.
+
+        All initial weights are drawn from ``rng`` in layer order, so a seed fixes them.
+        Returns the output width.
+        """
+        if not self.layers:
+            raise ValueError("Sequential: cannot build an empty model; give it layers")
+        check_positive_int("Sequential", "in_features", in_features)
+        check_generator("Sequential", rng)
+        self.xp = xp
+        self.dtype = resolve_dtype(xp, dtype, "Sequential")
+        self.in_features = int(in_features)
+        self.out_features = build_chain(self.layers, self.in_features, rng=rng, dtype=dtype, xp=xp)
+        self.built = True
+        return self.out_features
+
+    def _require_built(self) -> None:
+        if not self.built:
+            raise NotBuiltError("Sequential: call build(in_features, rng=...) first")
+
+    # -- passes ------------------------------------------------------------------------------
+    def check_input(self, x: Any) -> Array:
+        """Validate a batch ``(batch, in_features)`` and cast it to the model's dtype.
+
+        Raises a ValueError naming the first layer and the expected shape, for NaN/inf, and a
+        TypeError for non-numeric input. Real integer or other float inputs are cast (once).
+        """
+        self._require_built()
+        xp = self.xp
+        if not hasattr(x, "shape"):
+            x = xp.asarray(x)
+        shape = tuple(x.shape)
+        first = f"layer 0 ({self.layers[0].name})"
+        if len(shape) != 2 or shape[1] != self.in_features:
+            raise ValueError(f"Sequential: {first} expects input of shape "
+                             f"(batch, {self.in_features}), got shape {shape}")
+        if shape[0] == 0:
+            raise ValueError(f"Sequential: input is empty (shape {shape})")
+        if get_namespace(x) is not xp:
+            x = xp.asarray(x)  # e.g. NumPy data into a model built on another namespace
+        if not (xp.isdtype(x.dtype, "real floating") or xp.isdtype(x.dtype, "integral")):
+            raise TypeError(f"Sequential: input must be a real numeric array, got dtype {x.dtype}")
+        if x.dtype != self.dtype:
+            x = xp.astype(x, self.dtype)
+        if not all_finite(xp, x):
+            raise ValueError("Sequential: input contains NaN or inf; clean or impute the data first")
+        return x
+
+    def forward(self, x: Array, *, training: bool = False) -> Array:
+        """Output ``(batch, out_features)``; ``training=True`` enables dropout, batch statistics."""
+        return forward_chain(self.layers, self.check_input(x), training)
+
+    def backward(self, dout: Array) -> Array:
+        """Backpropagate ``dout = dL/d(output)``; fills every layer's grads and returns dL/dx."""
+        self._require_built()
+        return backward_chain(self.layers, dout)
+
+    __call__ = forward
+
+    # -- views and state -----------------------------------------------------------------------
+    def params(self) -> Params:
+        """Trainable arrays, keys ``"<layer index>.<name>"`` (views: writing them changes the model)."""
+        return collect(self.layers, "params")
+
+    def grads(self) -> Params:
+        """Gradients from the last ``backward``, same keys as :meth:`params`."""
+        return collect(self.layers, "grads")
+
+    def buffers(self) -> Params:
+        """Non-trainable state such as BatchNorm running statistics (views)."""
+        return collect(self.layers, "state")
+
+    def get_state(self) -> Params:
+        """Copies of every parameter and buffer (for early stopping and checkpoints)."""
+        self._require_built()
+        xp = self.xp
+        return {k: copy(xp, v) for k, v in {**self.params(), **self.buffers()}.items()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Write ``state`` (from :meth:`get_state`) into the existing arrays, in place."""
+        self._require_built()
+        targets = {**self.params(), **self.buffers()}
+        missing, unexpected = sorted(set(targets) - set(state)), sorted(set(state) - set(targets))
+        if missing or unexpected:
+            raise ValueError(f"Sequential.set_state: keys do not match the model: "
+                             f"missing {missing}, unexpected {unexpected}")
+        xp = self.xp
+        for k, target in targets.items():
+            value = state[k]
+            if tuple(value.shape) != tuple(target.shape):
+                raise ValueError(f"Sequential.set_state: {k!r} has shape {tuple(value.shape)}, "
+                                 f"the model expects {tuple(target.shape)}")
+            target[...] = xp.asarray(value, dtype=target.dtype)
+
+    def generators(self) -> list[np.random.Generator]:
+        """The generators stochastic layers draw from (to replay a training-mode pass exactly)."""
+        return list(iter_generators(self.layers))
+
+    @property
+    def n_params(self) -> int:
+        self._require_built()
+        return sum(layer.n_params for layer in self.layers)
+
+    # -- config and display -------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return {"layers": [serialize_layer(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Sequential":
+        return cls(**config)
+
+    def summary(self) -> str:
+        """A table: layer, output shape, parameter count, and the totals."""
+        rows = [("#", "Layer", "Output shape", "Params")]
+        for i, layer in enumerate(self.layers):
+            out = f"(batch, {layer.out_features})" if layer.built else "?"
+            rows.append((str(i), repr(layer) if len(repr(layer)) <= 40 else f"{layer.name}(...)",
+                         out, f"{layer.n_params:,}" if layer.built else "?"))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        line = "  ".join("-" * w for w in widths)
+        fmt = lambda r: "  ".join(  # noqa: E731
+            r[c].rjust(widths[c]) if c in (0, 3) else r[c].ljust(widths[c]) for c in range(4))
+        body = [fmt(rows[0]), line, *map(fmt, rows[1:]), line]
+        if self.built:
+            body.append(f"Input: (batch, {self.in_features})   Total params: {self.n_params:,}   "
+                        f"dtype: {dtype_name(self.dtype)}")
+        else:
+            body.append("Not built: call build(in_features, rng=...)")
+        return "\n".join(body)
+
+    def __repr__(self) -> str:
+        return f"Sequential([{', '.join(map(repr, self.layers))}])"
+
+    __str__ = summary
+
