@@ -47,6 +47,10 @@ class Registry(Generic[T]):
         """The canonical name ``obj`` was registered under, or None."""
         return self._names.get(id(obj))
 
+    def values(self) -> list[T]:
+        """Each registered object once, in registration order."""
+        return list({id(o): o for o in self._items.values()}.values())
+
     def names(self) -> list[str]:
         return sorted(set(self._names.values()))
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import to_numpy
-from ..layers.base import Layer, serialize_layer
+from ..layers.base import Layer
 from ..losses import Loss, get_loss
 from ..network import Sequential
 
@@ -41,7 +41,10 @@ class GradcheckReport:
 
     @property
     def max_error(self) -> float:
-        return max((r.relative_error for r in self.rows), default=0.0)
+        """The largest relative error, leaving out tensors that pass on ``atol`` alone."""
+        return max((r.relative_error for r in self.rows
+                    if r.relative_error < self.tolerance or r.max_abs_error >= self.atol),
+                   default=0.0)
 
     @property
     def passed(self) -> bool:
@@ -64,7 +67,7 @@ class GradcheckReport:
 def _float64_clone(target: Sequential | Layer, in_features: int) -> Sequential:
     """An unbuilt-independent float64 NumPy copy of ``target`` with the same weights."""
     layers = target.layers if isinstance(target, Sequential) else [target]
-    clone = Sequential([serialize_layer(layer) for layer in layers])
+    clone = Sequential([type(layer).from_config(layer.get_config()) for layer in layers])
     clone.build(in_features, rng=np.random.default_rng(0), dtype="float64", xp=np)
     if target.built:
         src = target.get_state() if isinstance(target, Sequential) else \
