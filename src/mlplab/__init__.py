@@ -14,6 +14,12 @@ from .losses import (LOSSES, HierarchicalSoftmax, Huber, Loss, MeanAbsoluteError
                      MeanSquaredError, MulticlassHinge, MultilabelHinge, SigmoidBinaryCrossEntropy,
                      SoftmaxCrossEntropy, SquaredHinge, get_loss)
 from .network import Sequential
+from .optim import (adadelta, adagrad, adam, get_optimizer, get_schedule, momentum, nesterov,
+                    rmsprop, sgd)
+from .regularizers import L1, L2, ElasticNet, MaxNorm
+from .data import GaussianInputNoise, RandomShift
+from .train import (CSVLogger, Callback, EarlyStopping, History, ModelCheckpoint,
+                    ReduceLROnPlateau, TerminateOnNaN, Trainer, TrainingDiverged, load_model)
 
 __version__ = "0.1.0"
 
@@ -30,6 +36,11 @@ __all__ = [
     "zeros", "ones", "constant", "normal", "uniform", "lecun_normal", "lecun_uniform",
     "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "sparse", "orthogonal",
     "get_initializer", "INITIALIZERS", "get_activation", "ACTIVATIONS",
+    # training
+    "Trainer", "Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "TerminateOnNaN",
+    "ModelCheckpoint", "CSVLogger", "TrainingDiverged", "load_model",
+    "sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "get_optimizer",
+    "get_schedule", "L1", "L2", "ElasticNet", "MaxNorm", "GaussianInputNoise", "RandomShift",
     # diagnostics
     "gradcheck", "GradcheckReport",
     "__version__",

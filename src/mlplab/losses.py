@@ -16,6 +16,7 @@ import numpy as np
 from ._registry import Registry, build_from_spec
 from ._typing import Array
 from .activations import log_softmax, sigmoid, softplus
+from .activations import softmax as xp_softmax
 from .backend import all_finite, get_namespace, resolve_dtype
 from .errors import NotBuiltError, check_choice, check_float, check_generator, check_positive_int
 from .initializers import get_initializer, serialize_initializer
@@ -35,10 +36,38 @@ class Loss:
 
     params: dict[str, Array] = MappingProxyType({})  # type: ignore[assignment]
     grads: dict[str, Array] = MappingProxyType({})  # type: ignore[assignment]
+    #: "regression", "multiclass" or "multilabel" (binary is multilabel with one output)
+    task = "regression"
 
     @property
     def name(self) -> str:
         return type(self).__name__
+
+    def validate_targets(self, y_true: Any, y_pred_like: Array) -> Array:
+        """Check ``y_true`` against outputs shaped like ``y_pred_like`` (whole data set, once)."""
+        xp = get_namespace(y_pred_like)
+        self._check_pred(y_pred_like)
+        self._targets(xp, y_pred_like, y_true)
+        return self._as_array(xp, y_true)
+
+    def predict(self, y_pred: Array) -> Array:
+        """What the model's outputs mean: values (regression), probabilities or scores."""
+        return y_pred
+
+    def predicted_labels(self, y_pred: Array) -> Array:
+        """Class labels (multiclass: argmax) or 0/1 per output (multilabel: score > 0)."""
+        xp = get_namespace(y_pred)
+        if self.task == "multiclass":
+            return xp.argmax(y_pred, axis=1)
+        return xp.astype(y_pred > 0, xp.int64)
+
+    def target_labels(self, y_true: Array) -> Array:
+        """``y_true`` in the form :meth:`predicted_labels` returns."""
+        xp = get_namespace(y_true)
+        if self.task == "multiclass":
+            return y_true if y_true.ndim == 1 else xp.argmax(y_true, axis=1)
+        y = xp.reshape(y_true, (y_true.shape[0], -1))
+        return xp.astype(y > 0.5 if self.task == "multilabel" else y > 0, xp.int64)
 
     def value_and_grad(self, y_pred: Array, y_true: Any) -> tuple[Array, Array]:
         """Mean loss over the batch (0-d array) and dL/dy_pred, shaped like ``y_pred``."""
@@ -204,8 +233,14 @@ class SoftmaxCrossEntropy(Loss):
     to 1). Fused backward: ``dL/dz = (softmax(z) - t) / N``; log-softmax is max-shifted.
     """
 
+    task = "multiclass"
+
     def _targets(self, xp, y_pred, y_true):
         return self._class_targets(xp, y_pred, y_true, soft=True)
+
+    def predict(self, y_pred):
+        """Class probabilities softmax(z)."""
+        return xp_softmax(y_pred)
 
     def _value_and_grad(self, xp, z, t):
         logp = log_softmax(z)
@@ -222,6 +257,12 @@ class SigmoidBinaryCrossEntropy(Loss):
     ``(batch,)``; multi-label: K outputs and ``y_true`` ``(batch, K)``, targets in [0, 1].
     Same convention as PyTorch's ``BCEWithLogitsLoss``.
     """
+
+    task = "multilabel"
+
+    def predict(self, y_pred):
+        """Probabilities sigma(z) per output."""
+        return sigmoid(y_pred)
 
     def _targets(self, xp, y_pred, y_true):
         t = self._real_targets(xp, y_pred, y_true)
@@ -247,6 +288,8 @@ class MulticlassHinge(Loss):
     References: Weston & Watkins, "Support Vector Machines for Multi-Class Pattern Recognition"
     (1999).
     """
+
+    task = "multiclass"
 
     def __init__(self, margin: float = 1.0, squared: bool = False):
         self.margin = check_float(self.name, "margin", margin, low=0.0, low_inclusive=False)
@@ -295,6 +338,8 @@ class MultilabelHinge(Loss):
         if not isinstance(squared, bool):
             raise TypeError(f"{self.name}: squared must be a bool, got {squared=!r}")
         self.squared = squared
+
+    task = "signed_multilabel"  # targets -1/+1, predictions sign(s)
 
     def _targets(self, xp, y_pred, y_true):
         t = self._real_targets(xp, y_pred, y_true)
@@ -379,6 +424,8 @@ class HierarchicalSoftmax(Loss):
     (2005); Mikolov et al., "Distributed Representations of Words and Phrases" (2013).
     """
 
+    task = "multiclass"
+
     def __init__(self, n_classes: int, tree: str = "balanced", class_counts: Any = None,
                  kernel_initializer: Any = "glorot_uniform"):
         self.n_classes = check_positive_int(self.name, "n_classes", n_classes, minimum=2)
@@ -446,6 +493,12 @@ class HierarchicalSoftmax(Loss):
         self.grads["W"] = h.T @ dz
         self.grads["b"] = xp.sum(dz, axis=0)
         return value, dz @ W.T
+
+    def predict(self, h: Array) -> Array:
+        return self.predict_proba(h)
+
+    def predicted_labels(self, h: Array) -> Array:
+        return get_namespace(h).argmax(self.predict_proba(h), axis=1)
 
     def predict_proba(self, h: Array) -> Array:
         """P(c | h) for every class, ``(batch, C)``; rows sum to 1."""

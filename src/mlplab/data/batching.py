@@ -1,0 +1,15 @@
+"""Mini-batching by index: the dataset is never copied, only each batch is gathered."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+
+def minibatch_indices(n: int, batch_size: int, *, rng: np.random.Generator | None = None,
+                      shuffle: bool = True) -> Iterator[np.ndarray]:
+    """Index arrays covering ``range(n)`` in batches of ``batch_size`` (the last may be smaller),
+    in a fresh random order per call when ``shuffle``."""
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]

@@ -1,0 +1,228 @@
+"""The training loop: mini-batches in, callbacks out.
+
+One step, in order: ``model.forward(x, training=True)`` -> ``loss.value_and_grad`` ->
+``model.backward`` -> penalty gradients -> ``optimizer.update`` -> ``apply_updates`` ->
+constraints -> callbacks observe.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..backend import copy
+from ..errors import check_generator, check_positive_int
+from ..losses import get_loss
+from ..network import Sequential
+from ..optim import apply_updates, chain, clip, clip_by_global_norm, current_learning_rate
+from ..optim import get_optimizer
+from ..regularizers import MaxNorm, Penalty, penalty_grads
+from ..data.batching import minibatch_indices
+from .callbacks import Callback, History, ProgressBar
+from .checkpoint import load_checkpoint, save_checkpoint
+
+
+class Trainer:
+    """Train ``model`` on ``loss`` with ``optimizer``.
+
+    Parameters
+    ----------
+    model : Sequential (built, or built here from the data's width with ``rng``)
+    loss : Loss or name;  optimizer : Transform or name (``"adam"``) or ``{"name", "config"}``
+    batch_size : int or None (None: full batch; 1: stochastic)
+    epochs : int;  shuffle : bool (a fresh order each epoch, drawn from ``rng``)
+    rng : numpy.random.Generator, the only source of the trainer's randomness
+    callbacks : list of Callback (a History is always added, ``trainer.history``)
+    penalties : list of L1/L2/ElasticNet;  constraints : list of MaxNorm
+    clip_norm, clip_value : gradient clipping by global norm / by value, before the optimizer
+    augment : callable ``(x, rng) -> x`` applied to each training batch
+    verbose : 0 silent, 1 progress bar on a terminal (plain lines on a pipe), 2 plain lines
+    """
+
+    def __init__(self, model: Sequential, loss: Any, optimizer: Any = "adam", *,
+                 batch_size: int | None = 32, epochs: int = 10, shuffle: bool = True,
+                 rng: np.random.Generator, callbacks: Iterable[Callback] = (),
+                 penalties: Iterable[Penalty] = (), constraints: Iterable[MaxNorm] = (),
+                 clip_norm: float | None = None, clip_value: float | None = None,
+                 augment: Any = None, verbose: int = 1):
+        if not isinstance(model, Sequential):
+            raise TypeError(f"Trainer: model must be a Sequential, got {type(model).__name__}")
+        self.model, self.loss = model, get_loss(loss)
+        self.optimizer = get_optimizer(optimizer)
+        pre = [clip(clip_value)] if clip_value is not None else []
+        pre += [clip_by_global_norm(clip_norm)] if clip_norm is not None else []
+        self._update = chain(*pre, self.optimizer) if pre else self.optimizer
+        self.batch_size = None if batch_size is None else check_positive_int(
+            "Trainer", "batch_size", batch_size)
+        self.epochs = check_positive_int("Trainer", "epochs", epochs)
+        self.shuffle = bool(shuffle)
+        self.rng = check_generator("Trainer", rng)
+        self.augment_rng = rng.spawn(1)[0]
+        self.penalties, self.constraints = list(penalties), list(constraints)
+        self.augment = augment
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"Trainer: verbose must be 0, 1 or 2, got {verbose=!r}")
+        self.history = History()
+        self.callbacks = [self.history, *callbacks] + ([ProgressBar(verbose)] if verbose else [])
+        self.epoch, self.step = 0, 0
+        self.opt_state: Any = None
+        self.stop_training, self.stop_reason = False, None
+        self.n_batches = 0
+
+    # -- parameters: the model's and the loss's own (hierarchical softmax) ---------------------
+    def params(self) -> dict:
+        return {**self.model.params(), **{f"loss.{k}": v for k, v in self.loss.params.items()}}
+
+    def grads(self) -> dict:
+        return {**self.model.grads(), **{f"loss.{k}": v for k, v in self.loss.grads.items()}}
+
+    def get_state(self) -> dict:
+        """Copies of the weights and buffers (model and loss)."""
+        state = self.model.get_state()
+        xp = self.model.xp
+        state.update({f"loss.{k}": copy(xp, v) for k, v in self.loss.params.items()})
+        return state
+
+    def set_state(self, state: dict) -> None:
+        self.model.set_state({k: v for k, v in state.items() if not k.startswith("loss.")})
+        for k, v in self.loss.params.items():
+            v[...] = state[f"loss.{k}"]
+
+    # -- data ------------------------------------------------------------------------------------
+    def _prepare(self, X: Any, y: Any, what: str = "X"):
+        model = self.model
+        if not model.built:
+            shape = getattr(X, "shape", None)
+            if shape is None or len(shape) != 2:
+                raise ValueError(f"Trainer: {what} must be 2-D (examples, features), got "
+                                 f"{shape if shape is not None else type(X).__name__}")
+            model.build(shape[1], rng=self.rng)
+        X = model.check_input(X)  # shape, dtype, NaN/inf: all checked once, before training
+        n = X.shape[0]
+        n_y = getattr(y, "shape", (len(y),))[0] if y is not None else None
+        if n_y != n:
+            raise ValueError(f"Trainer: {what} has {n} examples but its targets have {n_y}")
+        if getattr(self.loss, "build", None) and not getattr(self.loss, "built", True):
+            self.loss.build(model.out_features, rng=self.rng, dtype=model.dtype, xp=model.xp)
+        xp = model.xp
+        width = getattr(self.loss, "in_features", None) or model.out_features
+        y = self.loss.validate_targets(y, xp.zeros((n, width), dtype=model.dtype))
+        return X, y
+
+    # -- one step ----------------------------------------------------------------------------
+    def train_step(self, x, y):
+        """One update on a batch; returns (mean loss as a 0-d array, model outputs)."""
+        model, loss = self.model, self.loss
+        out = model.forward(x, training=True)
+        value, dout = loss.value_and_grad(out, y)
+        model.backward(dout)
+        params = self.params()
+        grads = penalty_grads(self.penalties, params, self.grads())
+        updates, self.opt_state = self._update.update(grads, self.opt_state, params)
+        apply_updates(params, updates)
+        for c in self.constraints:
+            c.apply(params)
+        self.step += 1
+        return value, out
+
+    # -- loops -------------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, *, validation_data: tuple | None = None) -> History:
+        """Train from ``self.epoch`` to ``epochs``; returns the History (per-epoch logs)."""
+        X, y = self._prepare(X, y)
+        if validation_data is not None:
+            if len(validation_data) != 2:
+                raise ValueError("Trainer: validation_data must be a pair (X_val, y_val)")
+            Xv, yv = self._prepare(*validation_data, what="validation X")
+        xp = self.model.xp
+        if self.opt_state is None:
+            self.opt_state = self._update.init(self.params())
+        n = X.shape[0]
+        bs = n if self.batch_size is None else min(self.batch_size, n)
+        self.n_batches = -(-n // bs)
+        self.stop_training = False
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        logs: dict = {}
+        classify = self.loss.task != "regression"
+        for epoch in range(self.epoch, self.epochs):
+            for cb in self.callbacks:
+                cb.on_epoch_begin(epoch)
+            start = time.perf_counter()
+            total, correct, count = 0.0, 0, 0
+            for idx in minibatch_indices(n, bs, rng=self.rng, shuffle=self.shuffle):
+                idx = xp.asarray(idx)
+                xb, yb = xp.take(X, idx, axis=0), xp.take(y, idx, axis=0)
+                if self.augment is not None:
+                    xb = self.augment(xb, self.augment_rng)
+                value, out = self.train_step(xb, yb)
+                m = xb.shape[0]
+                total = total + value * m
+                if classify:
+                    correct = correct + xp.sum(xp.astype(
+                        self.loss.predicted_labels(out) == self.loss.target_labels(yb), xp.int64))
+                    count += m * (1 if self.loss.task == "multiclass" else out.shape[1])
+                for cb in self.callbacks:
+                    cb.on_batch_end(self.step, {"loss": value, "size": m})
+                if self.stop_training:
+                    break
+            if self.stop_reason is not None:  # diverged: no epoch logs from a broken epoch
+                break
+            logs = {"loss": float(total) / n}
+            if classify:
+                logs["accuracy"] = float(correct) / max(count, 1)
+            if self.penalties:
+                params = self.params()
+                logs["penalty"] = sum(p.value(params) for p in self.penalties)
+            if validation_data is not None:
+                logs.update({f"val_{k}": v for k, v in self._evaluate(Xv, yv).items()})
+            logs["lr"] = float(current_learning_rate(self.opt_state) or 0.0)
+            logs["time"] = time.perf_counter() - start
+            self.epoch = epoch + 1
+            for cb in self.callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
+        return self.history
+
+    def _outputs(self, X, batch_size: int | None = None):
+        bs = batch_size or max(self.batch_size or 0, 1024)
+        xp = self.model.xp
+        outs = [self.model.forward(X[i:i + bs], training=False) for i in range(0, X.shape[0], bs)]
+        return outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
+
+    def _evaluate(self, X, y) -> dict[str, float]:
+        out = self._outputs(X)
+        value, _ = self.loss.value_and_grad(out, y)
+        logs = {"loss": float(value)}
+        if self.loss.task != "regression":
+            xp = self.model.xp
+            logs["accuracy"] = float(xp.mean(xp.astype(
+                self.loss.predicted_labels(out) == self.loss.target_labels(y), xp.float64)))
+        return logs
+
+    def evaluate(self, X: Any, y: Any) -> dict[str, float]:
+        """Mean data loss (penalties not included) and accuracy for classification, eval mode."""
+        X, y = self._prepare(X, y)
+        return self._evaluate(X, y)
+
+    def predict(self, X: Any, batch_size: int | None = None):
+        """Batched evaluation-mode predictions: probabilities for softmax/sigmoid losses, scores
+        for hinge losses, values for regression."""
+        X = self.model.check_input(X)
+        return self.loss.predict(self._outputs(X, batch_size))
+
+    def predict_labels(self, X: Any):
+        X = self.model.check_input(X)
+        return self.loss.predicted_labels(self._outputs(X))
+
+    # -- checkpoints ---------------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Write a checkpoint (see :func:`mlplab.train.save_checkpoint`)."""
+        save_checkpoint(path, self)
+
+    def load(self, path) -> None:
+        """Restore a checkpoint; a following ``fit`` resumes where it stopped."""
+        load_checkpoint(path, self)
