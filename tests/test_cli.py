@@ -5,9 +5,15 @@ import subprocess
 import sys
 
 
-def test_demo_runs_and_gradcheck_passes():
-    out = subprocess.run([sys.executable, "-m", "mlplab", "demo"], capture_output=True, text=True,
-                         timeout=300)
+def test_demo_trains_reports_and_plots(tmp_path):
+    plot = tmp_path / "plot.png"
+    out = subprocess.run([sys.executable, "-m", "mlplab", "demo", "--epochs", "15", "--plot",
+                          str(plot)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert "Total params: 2,474" in out.stdout  # 64*32+32 + 2*32 + 32*10+10
-    assert "PASSED" in out.stdout
+    assert "Total params: 4,938" in out.stdout  # 64*64+64 + 2*64 + 64*10+10
+    assert "gradient check: passed" in out.stdout
+    assert out.stdout.count("epoch ") >= 5 and "\r" not in out.stdout
+    accuracy = float(out.stdout.split("test accuracy ")[1].split()[0])
+    assert accuracy > 0.9
+    assert "precision" in out.stdout and "recall" in out.stdout and "f1-score" in out.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

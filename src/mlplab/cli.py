@@ -9,37 +9,68 @@ import numpy as np
 
 
 def demo(args: argparse.Namespace) -> int:
-    """Build a network for scikit-learn's bundled digits, check its gradients, show its start."""
+    """Train a network on scikit-learn's bundled digits (offline) and report on the test set."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     from sklearn.datasets import load_digits
+    from sklearn.metrics import classification_report
+    from sklearn.model_selection import train_test_split
 
-    from . import BatchNorm, Dense, ReLU, Sequential, SoftmaxCrossEntropy, gradcheck
+    from . import (BatchNorm, Dense, EarlyStopping, ReLU, Sequential, SoftmaxCrossEntropy,
+                   Trainer, adam, gradcheck)
 
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)  # pixel intensities 0..16 -> [0, 1]
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, stratify=y,
+                                              random_state=args.seed)
+    X_tr, X_val, y_tr, y_val = train_test_split(X_tr, y_tr, test_size=0.2, stratify=y_tr,
+                                                random_state=args.seed)
     rng = np.random.default_rng(args.seed)
-    model = Sequential([Dense(32, kernel_initializer="he_normal"), BatchNorm(), ReLU(), Dense(10)])
+    model = Sequential([Dense(64, kernel_initializer="he_normal"), BatchNorm(), ReLU(),
+                        Dense(10)])
     model.build(X.shape[1], rng=rng)
-    print(f"mlplab demo: scikit-learn digits, {X.shape[0]} images of {X.shape[1]} pixels, "
-          "10 classes\n")
+    print(f"mlplab demo: scikit-learn digits, {len(X_tr)} train / {len(X_val)} validation / "
+          f"{len(X_te)} test images of {X.shape[1]} pixels, 10 classes\n")
     print(model.summary(), "\n")
 
     loss = SoftmaxCrossEntropy()
-    value, _ = loss.value_and_grad(model.forward(X, training=False), y)
-    print(f"initial loss {float(value):.4f}  (a fresh softmax classifier should start near "
-          f"ln 10 = {math.log(10):.4f})\n")
+    value = float(loss(model.forward(X_tr), y_tr))
+    print(f"initial loss {value:.4f} (a fresh softmax classifier starts near ln 10 = "
+          f"{math.log(10):.4f})")
+    report = gradcheck(model, loss, X_tr[:8], y_tr[:8], training=True)
+    print(f"gradient check: {'passed' if report.passed else 'FAILED'}, max relative error "
+          f"{report.max_error:.1e}\n")
 
-    idx = rng.choice(X.shape[0], size=8, replace=False)
-    report = gradcheck(model, loss, X[idx], y[idx], training=True)
-    print("gradient check, training mode, 8 examples:")
-    print(report)
+    trainer = Trainer(model, loss, adam(1e-3), batch_size=32, epochs=args.epochs, rng=rng,
+                      callbacks=[EarlyStopping("val_loss", patience=5)], verbose=2)
+    history = trainer.fit(X_tr, y_tr, validation_data=(X_val, y_val)).history
+    result = trainer.evaluate(X_te, y_te)
+    print(f"\ntest accuracy {result['accuracy']:.4f}  test loss {result['loss']:.4f}\n")
+    print(classification_report(y_te, trainer.predict_labels(X_te), digits=3))
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (("loss", "train"), ("val_loss", "validation")):
+        ax1.plot(history[key], label=label)
+    for key, label in (("accuracy", "train"), ("val_accuracy", "validation")):
+        ax2.plot(history[key], label=label)
+    ax1.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    ax1.legend()
+    ax2.legend()
+    fig.tight_layout()
+    fig.savefig(args.plot, dpi=100)
+    print(f"wrote {args.plot}")
     return 0 if report.passed else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlplab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="build a digits network, gradient-check it, print its summary")
+    p = sub.add_parser("demo", help="train a network on scikit-learn's digits and report")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--plot", default="demo-training.png", help="where to write the loss plot")
     p.set_defaults(func=demo)
     args = parser.parse_args(argv)
     return args.func(args)
