@@ -25,6 +25,12 @@ def _xp(grads):
     return get_namespace(next(iter(grads.values())))
 
 
+def _decay_square(E, g, rho: float) -> None:
+    """E <- rho E + (1 - rho) g^2, in place (the running mean square of RMSProp and AdaDelta)."""
+    E *= rho
+    E += (1.0 - rho) * (g * g)
+
+
 def scale_by_learning_rate(learning_rate: Any) -> Transform:
     """u = -eta_t * multiplier * g, with eta_t a number or a schedule of the update count t."""
     schedule = get_schedule(learning_rate)
@@ -99,8 +105,7 @@ def scale_by_rms(rho: float = 0.9, eps: float = 1e-8) -> Transform:
         xp, E = _xp(grads), state["mean_sq"]
         out = {}
         for k, g in grads.items():
-            E[k] *= rho
-            E[k] += (1.0 - rho) * (g * g)
+            _decay_square(E[k], g, rho)
             out[k] = g / (xp.sqrt(E[k]) + eps)
         return out, state
 
@@ -123,11 +128,9 @@ def scale_by_adadelta(rho: float = 0.95, eps: float = 1e-6) -> Transform:
         xp, E, D = _xp(grads), state["mean_sq"], state["mean_sq_delta"]
         out = {}
         for k, g in grads.items():
-            E[k] *= rho
-            E[k] += (1.0 - rho) * (g * g)
+            _decay_square(E[k], g, rho)
             d = xp.sqrt(D[k] + eps) / xp.sqrt(E[k] + eps) * g
-            D[k] *= rho
-            D[k] += (1.0 - rho) * (d * d)
+            _decay_square(D[k], d, rho)
             out[k] = d
         return out, state
 

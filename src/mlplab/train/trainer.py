@@ -14,6 +14,7 @@ import numpy as np
 from ..backend import copy
 from ..errors import check_generator, check_positive_int
 from ..losses import get_loss
+from ..layers.base import forward_chain
 from ..network import Sequential
 from ..optim import apply_updates, chain, clip, clip_by_global_norm, current_learning_rate
 from ..optim import get_optimizer
@@ -113,8 +114,12 @@ class Trainer:
     # -- one step ----------------------------------------------------------------------------
     def train_step(self, x, y):
         """One update on a batch; returns (mean loss as a 0-d array, model outputs)."""
+        return self._step(self.model.check_input(x), y)
+
+    def _step(self, x, y):
+        # fit validated the whole data set once; the hot path does not scan each batch again
         model, loss = self.model, self.loss
-        out = model.forward(x, training=True)
+        out = forward_chain(model.layers, x, True)
         value, dout = loss.value_and_grad(out, y)
         model.backward(dout)
         params = self.params()
@@ -155,7 +160,7 @@ class Trainer:
                 xb, yb = xp.take(X, idx, axis=0), xp.take(y, idx, axis=0)
                 if self.augment is not None:
                     xb = self.augment(xb, self.augment_rng)
-                value, out = self.train_step(xb, yb)
+                value, out = self._step(xb, yb)
                 m = xb.shape[0]
                 total = total + value * m
                 if classify:
@@ -190,7 +195,8 @@ class Trainer:
     def _outputs(self, X, batch_size: int | None = None):
         bs = batch_size or max(self.batch_size or 0, 1024)
         xp = self.model.xp
-        outs = [self.model.forward(X[i:i + bs], training=False) for i in range(0, X.shape[0], bs)]
+        layers = self.model.layers  # X was validated by the caller
+        outs = [forward_chain(layers, X[i:i + bs], False) for i in range(0, X.shape[0], bs)]
         return outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
 
     def _evaluate(self, X, y) -> dict[str, float]:
