@@ -14,8 +14,8 @@ from .losses import (LOSSES, HierarchicalSoftmax, Huber, Loss, MeanAbsoluteError
                      MeanSquaredError, MulticlassHinge, MultilabelHinge, SigmoidBinaryCrossEntropy,
                      SoftmaxCrossEntropy, SquaredHinge, get_loss)
 from .network import Sequential
-from .optim import (adadelta, adagrad, adam, get_optimizer, get_schedule, momentum, nesterov,
-                    rmsprop, sgd)
+from .optim import (adadelta, adagrad, adam, get_optimizer, get_schedule, lbfgs, momentum,
+                    nesterov, newton, rmsprop, sgd)
 from .regularizers import L1, L2, ElasticNet, MaxNorm
 from .data import GaussianInputNoise, RandomShift
 from .train import (CSVLogger, Callback, EarlyStopping, History, ModelCheckpoint,
@@ -39,7 +39,8 @@ __all__ = [
     # training
     "Trainer", "Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "TerminateOnNaN",
     "ModelCheckpoint", "CSVLogger", "TrainingDiverged", "load_model",
-    "sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "get_optimizer",
+    "sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "newton", "lbfgs",
+    "get_optimizer",
     "get_schedule", "L1", "L2", "ElasticNet", "MaxNorm", "GaussianInputNoise", "RandomShift",
     # diagnostics
     "gradcheck", "GradcheckReport",

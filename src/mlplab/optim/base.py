@@ -9,9 +9,13 @@ it was given and return them; it never mutates the ``grads`` or ``params`` it re
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NamedTuple
 
+import numpy as np
+
 from .._typing import Array, Grads, Params
+from ..backend import get_namespace, to_numpy
 
 State = Any
 Updates = dict[str, Array]
@@ -46,6 +50,26 @@ def apply_updates(params: Params, updates: Updates) -> None:
     """w <- w + u for every parameter, in place (so every view of the parameters sees it)."""
     for k, p in params.items():
         p += updates[k]
+
+
+def ravel(arrays: Params) -> np.ndarray:
+    """The arrays of a Params/Grads dict as one flat NumPy vector, in key order (full-batch
+    solvers work on this vector; it is a host copy)."""
+    parts = [to_numpy(a).reshape(-1) for a in arrays.values()]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def assign_flat(params: Params, w: np.ndarray) -> None:
+    """Write the flat vector ``w`` (as from :func:`ravel`) into ``params`` in place: how a
+    full-batch solver's iterate reaches the model."""
+    start = 0
+    for p in params.values():
+        size = math.prod(p.shape)
+        xp = get_namespace(p)
+        p[...] = xp.reshape(xp.asarray(w[start:start + size], dtype=p.dtype), p.shape)
+        start += size
+    if start != w.shape[0]:
+        raise ValueError(f"assign_flat: got {w.shape[0]} values for {start} parameters")
 
 
 # -- learning-rate access for callbacks (ReduceLROnPlateau) and logs -------------------------------

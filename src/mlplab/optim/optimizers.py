@@ -6,10 +6,11 @@ from typing import Any, Callable
 from .._registry import Registry, split_spec
 from .base import Transform, chain
 from .schedules import Schedule, serialize_schedule
+from .solvers import Solver, lbfgs, newton
 from .transforms import (scale_by_adadelta, scale_by_adagrad, scale_by_adam,
                          scale_by_learning_rate, scale_by_rms, trace)
 
-OPTIMIZERS: Registry[Callable[..., Transform]] = Registry("optimizer")
+OPTIMIZERS: Registry[Callable[..., Transform | Solver]] = Registry("optimizer")
 
 
 def _spec(name: str, **config: Any) -> dict:
@@ -77,9 +78,13 @@ def adam(learning_rate: Any = 0.001, b1: float = 0.9, b2: float = 0.999,
                  spec=_spec("adam", learning_rate=learning_rate, b1=b1, b2=b2, eps=eps))
 
 
-def get_optimizer(spec: Any) -> Transform:
-    """An optimizer from a Transform, a name (``"adam"``) or ``{"name", "config"}``."""
-    if isinstance(spec, Transform):
+OPTIMIZERS.register("newton", newton)
+OPTIMIZERS.register("lbfgs", lbfgs)
+
+
+def get_optimizer(spec: Any) -> Transform | Solver:
+    """An optimizer from a Transform or Solver, a name (``"adam"``) or ``{"name", "config"}``."""
+    if isinstance(spec, (Transform, Solver)):
         return spec
     name, config = split_spec("optimizer", spec)
     factory = OPTIMIZERS.get(name)

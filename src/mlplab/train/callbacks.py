@@ -120,6 +120,13 @@ class ReduceLROnPlateau(_Monitor):
         self.stop_at_min_lr = stop_at_min_lr
         self.wait = 0
 
+    def on_train_begin(self, trainer):
+        super().on_train_begin(trainer)
+        if current_learning_rate(trainer.opt_state) is None:
+            name = (trainer.optimizer.spec or {}).get("name", "this optimizer")
+            raise ValueError(f"ReduceLROnPlateau: {name!r} has no learning rate to reduce "
+                             "(full-batch solvers choose their own step); remove the callback")
+
     def on_epoch_end(self, epoch, logs):
         value = self._value(logs)
         if self._improved(value):

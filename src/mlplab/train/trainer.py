@@ -16,8 +16,8 @@ from ..errors import check_generator, check_positive_int
 from ..losses import get_loss
 from ..layers.base import forward_chain
 from ..network import Sequential
-from ..optim import apply_updates, chain, clip, clip_by_global_norm, current_learning_rate
-from ..optim import get_optimizer
+from ..optim import (Solver, apply_updates, assign_flat, chain, clip, clip_by_global_norm,
+                     current_learning_rate, get_optimizer, ravel)
 from ..regularizers import MaxNorm, Penalty, penalty_grads
 from ..data.batching import minibatch_indices
 from .callbacks import Callback, History, ProgressBar
@@ -30,7 +30,10 @@ class Trainer:
     Parameters
     ----------
     model : Sequential (built, or built here from the data's width with ``rng``)
-    loss : Loss or name;  optimizer : Transform or name (``"adam"``) or ``{"name", "config"}``
+    loss : Loss or name;  optimizer : Transform or Solver, a name (``"adam"``) or
+        ``{"name", "config"}``. Full-batch solvers (``"newton"``, ``"lbfgs"``) evaluate the loss
+        over the whole training set, one solver iteration per epoch; they ignore ``batch_size``
+        and ``shuffle`` and refuse clipping, augmentation, constraints and stochastic layers.
     batch_size : int or None (None: full batch; 1: stochastic)
     epochs : int;  shuffle : bool (a fresh order each epoch, drawn from ``rng``)
     rng : numpy.random.Generator, the only source of the trainer's randomness
@@ -51,8 +54,10 @@ class Trainer:
             raise TypeError(f"Trainer: model must be a Sequential, got {type(model).__name__}")
         self.model, self.loss = model, get_loss(loss)
         self.optimizer = get_optimizer(optimizer)
-        pre = [clip(clip_value)] if clip_value is not None else []
-        pre += [clip_by_global_norm(clip_norm)] if clip_norm is not None else []
+        self.solver = isinstance(self.optimizer, Solver)
+        self.clip_norm, self.clip_value = clip_norm, clip_value
+        pre = [clip(clip_value)] if clip_value is not None and not self.solver else []
+        pre += [clip_by_global_norm(clip_norm)] if clip_norm is not None and not self.solver else []
         self._update = chain(*pre, self.optimizer) if pre else self.optimizer
         self.batch_size = None if batch_size is None else check_positive_int(
             "Trainer", "batch_size", batch_size)
@@ -70,6 +75,7 @@ class Trainer:
         self.opt_state: Any = None
         self.stop_training, self.stop_reason = False, None
         self.n_batches = 0
+        self.solver_message: str | None = None  # why a full-batch solver stopped
 
     # -- parameters: the model's and the loss's own (hierarchical softmax) ---------------------
     def params(self) -> dict:
@@ -114,6 +120,9 @@ class Trainer:
     # -- one step ----------------------------------------------------------------------------
     def train_step(self, x, y):
         """One update on a batch; returns (mean loss as a 0-d array, model outputs)."""
+        if self.solver:
+            raise RuntimeError("Trainer.train_step: a full-batch solver "
+                               f"({self.optimizer.spec['name']!r}) has no single steps; use fit")
         return self._step(self.model.check_input(x), y)
 
     def _step(self, x, y):
@@ -135,19 +144,49 @@ class Trainer:
     def fit(self, X: Any, y: Any, *, validation_data: tuple | None = None) -> History:
         """Train from ``self.epoch`` to ``epochs``; returns the History (per-epoch logs)."""
         X, y = self._prepare(X, y)
+        val = None
         if validation_data is not None:
             if len(validation_data) != 2:
                 raise ValueError("Trainer: validation_data must be a pair (X_val, y_val)")
-            Xv, yv = self._prepare(*validation_data, what="validation X")
-        xp = self.model.xp
+            val = self._prepare(*validation_data, what="validation X")
+        if self.solver:
+            self._check_solver_setup()
         if self.opt_state is None:
             self.opt_state = self._update.init(self.params())
-        n = X.shape[0]
-        bs = n if self.batch_size is None else min(self.batch_size, n)
-        self.n_batches = -(-n // bs)
         self.stop_training = False
         for cb in self.callbacks:
             cb.on_train_begin(self)
+        fit_loop = self._fit_solver if self.solver else self._fit_minibatches
+        logs = fit_loop(X, y, val)
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
+        return self.history
+
+    def _epoch_logs(self, loss: float, accuracy: float | None, val, start: float) -> dict:
+        logs = {"loss": loss}
+        if accuracy is not None:
+            logs["accuracy"] = accuracy
+        if self.penalties:
+            params = self.params()
+            logs["penalty"] = sum(p.value(params) for p in self.penalties)
+        if val is not None:
+            logs.update({f"val_{k}": v for k, v in self._evaluate(*val).items()})
+        lr = current_learning_rate(self.opt_state)
+        if lr is not None:
+            logs["lr"] = float(lr)
+        logs["time"] = time.perf_counter() - start
+        return logs
+
+    def _end_epoch(self, epoch: int, logs: dict) -> None:
+        self.epoch = epoch + 1
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def _fit_minibatches(self, X, y, val) -> dict:
+        xp = self.model.xp
+        n = X.shape[0]
+        bs = n if self.batch_size is None else min(self.batch_size, n)
+        self.n_batches = -(-n // bs)
         logs: dict = {}
         classify = self.loss.task != "regression"
         for epoch in range(self.epoch, self.epochs):
@@ -173,24 +212,84 @@ class Trainer:
                     break
             if self.stop_reason is not None:  # diverged: no epoch logs from a broken epoch
                 break
-            logs = {"loss": float(total) / n}
-            if classify:
-                logs["accuracy"] = float(correct) / max(count, 1)
-            if self.penalties:
-                params = self.params()
-                logs["penalty"] = sum(p.value(params) for p in self.penalties)
-            if validation_data is not None:
-                logs.update({f"val_{k}": v for k, v in self._evaluate(Xv, yv).items()})
-            logs["lr"] = float(current_learning_rate(self.opt_state) or 0.0)
-            logs["time"] = time.perf_counter() - start
-            self.epoch = epoch + 1
-            for cb in self.callbacks:
-                cb.on_epoch_end(epoch, logs)
+            logs = self._epoch_logs(float(total) / n,
+                                    float(correct) / max(count, 1) if classify else None,
+                                    val, start)
+            self._end_epoch(epoch, logs)
             if self.stop_training:
                 break
-        for cb in self.callbacks:
-            cb.on_train_end(logs)
-        return self.history
+        return logs
+
+    # -- full-batch solvers (newton, lbfgs) --------------------------------------------------------
+    def _check_solver_setup(self) -> None:
+        name = (self.optimizer.spec or {}).get("name", "solver")
+        unused = [k for k, v in (("clip_norm", self.clip_norm), ("clip_value", self.clip_value),
+                                 ("augment", self.augment), ("constraints", self.constraints))
+                  if v]
+        if unused:
+            raise ValueError(
+                f"Trainer: {', '.join(unused)} cannot be used with the full-batch solver "
+                f"{name!r}, which minimizes the training loss directly; remove them or use a "
+                "gradient optimizer such as 'adam'")
+        if self.model.generators():
+            raise ValueError(
+                f"Trainer: the full-batch solver {name!r} needs a deterministic loss, but the "
+                "model has stochastic layers (Dropout, DropConnect, GaussianNoise); remove "
+                "them or use a gradient optimizer such as 'adam'")
+
+    def _fit_solver(self, X, y, val) -> dict:
+        """One solver iteration per epoch over the whole training set (``batch_size`` unused)."""
+        model, loss, xp = self.model, self.loss, self.model.xp
+        params = self.params()
+        self.n_batches = 1
+        classify = loss.task != "regression"
+        last: dict = {}  # the latest evaluation, so an iteration's logs need no extra pass
+        epoch_start: list = []
+        logs: dict = {}
+
+        def objective(w):
+            if not epoch_start:  # the first evaluation of an iteration opens its epoch
+                for cb in self.callbacks:
+                    cb.on_epoch_begin(self.epoch)
+                epoch_start.append(time.perf_counter())
+            assign_flat(params, w)
+            out = forward_chain(model.layers, X, True)
+            value, dout = loss.value_and_grad(out, y)
+            model.backward(dout)
+            grads = penalty_grads(self.penalties, params, self.grads())
+            value = float(value)
+            last.update(w=np.array(w, copy=True), value=value, out=out)
+            total = value + sum(p.value(params) for p in self.penalties)
+            return total, ravel(grads)
+
+        def on_iteration(w, value):
+            if "w" not in last or not np.array_equal(last["w"], w):
+                objective(w)
+            assign_flat(params, w)  # the accepted point, whatever was evaluated last
+            self.step += 1
+            out = last["out"]
+            for cb in self.callbacks:
+                cb.on_batch_end(self.step, {"loss": xp.asarray(last["value"]),
+                                            "size": X.shape[0]})
+            if self.stop_reason is not None:
+                return True
+            accuracy = None
+            if classify:
+                accuracy = float(xp.mean(xp.astype(
+                    loss.predicted_labels(out) == loss.target_labels(y), xp.float64)))
+            logs.clear()
+            logs.update(self._epoch_logs(last["value"], accuracy, val, epoch_start.pop()))
+            self._end_epoch(self.epoch, logs)
+            return self.stop_training
+
+        if self.epoch >= self.epochs:
+            return logs
+        w, self.opt_state, self.solver_message = self.optimizer.minimize(
+            objective, ravel(params), self.opt_state, max_iter=self.epochs - self.epoch,
+            callback=on_iteration)
+        if self.stop_reason is None:
+            assign_flat(params, w)
+        return logs
 
     def _outputs(self, X, batch_size: int | None = None):
         bs = batch_size or max(self.batch_size or 0, 1024)
