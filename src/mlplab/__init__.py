@@ -17,7 +17,10 @@ from .network import Sequential
 from .optim import (adadelta, adagrad, adam, get_optimizer, get_schedule, lbfgs, momentum,
                     nesterov, newton, rmsprop, sgd)
 from .regularizers import L1, L2, ElasticNet, MaxNorm
-from .data import GaussianInputNoise, RandomShift
+from .data import (Dataset, GaussianInputNoise, ImageMean, RandomShift, Whitening,
+                   fit_preprocessing, get_preprocessor, load_dataset, load_fashion_mnist,
+                   load_mnist, load_table, train_val_test_split)
+from .metrics import classification_scores, confusion_matrix, regression_scores
 from .train import (CSVLogger, Callback, EarlyStopping, History, ModelCheckpoint,
                     ReduceLROnPlateau, TerminateOnNaN, Trainer, TrainingDiverged, load_model)
 
@@ -42,6 +45,10 @@ __all__ = [
     "sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "newton", "lbfgs",
     "get_optimizer",
     "get_schedule", "L1", "L2", "ElasticNet", "MaxNorm", "GaussianInputNoise", "RandomShift",
+    # data and evaluation
+    "Dataset", "load_dataset", "load_fashion_mnist", "load_mnist", "load_table",
+    "Whitening", "ImageMean", "get_preprocessor", "fit_preprocessing", "train_val_test_split",
+    "classification_scores", "regression_scores", "confusion_matrix",
     # diagnostics
     "gradcheck", "GradcheckReport",
     "__version__",

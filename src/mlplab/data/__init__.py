@@ -1,5 +1,18 @@
-"""Data: batching (more to come: datasets, preprocessing, splits) (level 1)."""
+"""Data: datasets, preprocessing, splits, batching, augmentation (level 1: never sees a layer)."""
 from .augmentation import GaussianInputNoise, RandomShift
 from .batching import minibatch_indices
+from .datasets import (DATASETS, Dataset, DatasetNotFoundError, cache_dir, load_dataset,
+                       load_fashion_mnist, load_mnist, make_circles, make_moons, make_spiral,
+                       make_xor, search_folders)
+from .idx import read_idx, write_idx
+from .preprocessing import (PREPROCESSORS, ImageMean, Whitening, fit_preprocessing,
+                            get_preprocessor, make_preprocessing)
+from .split import get_splitter, train_val_test_split
+from .table import load_table
 
-__all__ = ["GaussianInputNoise", "RandomShift", "minibatch_indices"]
+__all__ = ["DATASETS", "Dataset", "DatasetNotFoundError", "GaussianInputNoise", "ImageMean",
+           "PREPROCESSORS", "RandomShift", "Whitening", "cache_dir", "fit_preprocessing",
+           "get_preprocessor", "get_splitter", "load_dataset", "load_fashion_mnist",
+           "load_mnist", "load_table", "make_circles", "make_moons", "make_preprocessing",
+           "make_spiral", "make_xor", "minibatch_indices", "read_idx", "search_folders",
+           "train_val_test_split", "write_idx"]
