@@ -3,7 +3,9 @@
 The public API, re-exported flat; no logic lives here.
 """
 from .activations import ACTIVATIONS, get_activation
-from .diagnostics import GradcheckReport, gradcheck
+from .diagnostics import (GradcheckReport, TrainingMonitor, bias_variance_report, diagnose,
+                          gradcheck, initialization_experiment, learning_curve,
+                          overfit_tiny_subset, validation_curve)
 from .initializers import (INITIALIZERS, constant, get_initializer, glorot_normal, glorot_uniform,
                            he_normal, he_uniform, lecun_normal, lecun_uniform, normal, ones,
                            orthogonal, sparse, uniform, zeros)
@@ -50,6 +52,7 @@ __all__ = [
     "Whitening", "ImageMean", "get_preprocessor", "fit_preprocessing", "train_val_test_split",
     "classification_scores", "regression_scores", "confusion_matrix",
     # diagnostics
-    "gradcheck", "GradcheckReport",
+    "gradcheck", "GradcheckReport", "diagnose", "TrainingMonitor", "bias_variance_report",
+    "learning_curve", "validation_curve", "overfit_tiny_subset", "initialization_experiment",
     "__version__",
 ]

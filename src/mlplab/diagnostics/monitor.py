@@ -1,0 +1,118 @@
+"""``TrainingMonitor``: the per-layer diagnostics as a callback, with advice each epoch."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import copy, to_numpy
+from ..train.callbacks import Callback
+from .advice import (Report, check_activations, check_gradients, check_initial_loss,
+                     check_update_ratios)
+from .stats import activation_statistics, gradient_norms, update_ratios
+
+
+class TrainingMonitor(Callback):
+    """Watch a probe set while training: activation statistics, dead ReLUs, saturation,
+    per-layer gradient norms, and the update/weight ratio of the first update of each epoch.
+
+    ``reports[epoch]`` holds the findings (a :class:`Report`), ``initial`` the initial-loss
+    check of a fresh run, and ``history`` per-epoch numbers for plots:
+    ``{"epoch", "grad_norm": {key: float}, "update_ratio": {...}, "dead": {layer: fraction},
+    "saturated": {...}, "std": {...}}``. With ``verbose`` the problems are printed as found.
+    """
+
+    def __init__(self, X, y=None, *, every: int = 1, verbose: bool = False):
+        self.X, self.y = X, y
+        self.every = every
+        self.verbose = verbose
+        self.reports: dict[int, Report] = {}
+        self.history: list[dict] = []
+        self.initial = None
+        self._before: dict | None = None
+        self._ratios: dict[str, float] = {}
+
+    def on_train_begin(self, trainer):
+        super().on_train_begin(trainer)
+        if trainer.epoch == 0 and self.y is not None:
+            self.initial = check_initial_loss(trainer.model, trainer.loss, self.X, self.y)
+            if self.verbose and self.initial is not None and self.initial.severity != "ok":
+                print(self.initial)
+
+    def _watching(self, epoch: int) -> bool:
+        return epoch % self.every == 0
+
+    def on_epoch_begin(self, epoch):
+        self._epoch = epoch
+        self._before = None
+        if self._watching(epoch):
+            xp = self.trainer.model.xp
+            self._before = {k: copy(xp, v) for k, v in self.trainer.model.params().items()
+                            if k.endswith(".W")}
+
+    def on_batch_end(self, step, logs):
+        if self._before is not None:  # the first update of a watched epoch
+            self._ratios = update_ratios(self._before, self.trainer.model.params())
+            self._before = None
+
+    def on_epoch_end(self, epoch, logs):
+        if not self._watching(epoch):
+            return
+        model = self.trainer.model
+        with np.errstate(all="ignore"):  # a diverging net is what it is here to report
+            stats = activation_statistics(model, self.X)
+            findings = check_activations(stats) + check_update_ratios(self._ratios)
+            norms = {}
+            if self.y is not None:
+                norms = gradient_norms(model, self.trainer.loss, self.X, self.y)
+                findings += check_gradients(norms)
+        report = Report(findings)
+        self.reports[epoch] = report
+        self.history.append({
+            "epoch": epoch,
+            "grad_norm": {k: g for k, (g, _) in norms.items()},
+            "update_ratio": dict(self._ratios),
+            "dead": {s.index: s.dead for s in stats if s.dead is not None},
+            "saturated": {s.index: s.saturated for s in stats if s.saturated is not None},
+            "std": {s.index: s.std for s in stats if s.kind is not None},
+        })
+        if self.verbose and not report.ok:
+            print(f"diagnostics after epoch {epoch + 1}:\n{report}")
+
+    def plot_gradient_norms(self, ax=None):
+        """Per-layer weight-gradient norms over the watched epochs (log scale): lines that
+        drift apart by orders of magnitude show vanishing or exploding gradients."""
+        from matplotlib.figure import Figure
+        fig = ax.figure if ax is not None else Figure(figsize=(6, 4))
+        ax = ax if ax is not None else fig.add_subplot()
+        epochs = [h["epoch"] + 1 for h in self.history]
+        keys = list(self.history[0]["grad_norm"]) if self.history else []
+        for k in keys:
+            ax.plot(epochs, [h["grad_norm"][k] for h in self.history], label=k)
+        ax.set(yscale="log", xlabel="epoch", ylabel="||dL/dW||", title="gradient norm per layer")
+        if keys:
+            ax.legend(fontsize="small")
+        return fig
+
+
+def plot_activation_histograms(model, X, *, bins: int = 50, title: str | None = None,
+                               axes=None):
+    """One histogram per activation layer of its outputs on ``X`` (cs231n's initialization
+    figure: collapsing, saturating or healthy spreads). Returns the Figure."""
+    from matplotlib.figure import Figure
+    from .stats import activation_kind, layer_outputs
+    outs = layer_outputs(model, X)
+    last = len(model.layers) - 1  # the output layer is not a hidden activation
+    chosen = [(i, o) for i, (layer, o) in enumerate(zip(model.layers, outs))
+              if activation_kind(layer) is not None and i != last]
+    if axes is None:
+        fig = Figure(figsize=(2.2 * max(len(chosen), 1), 2.4))
+        axes = fig.subplots(1, max(len(chosen), 1), squeeze=False)[0]
+    else:
+        fig = axes[0].figure
+    for ax, (i, a) in zip(axes, chosen):
+        a = np.asarray(to_numpy(a)).ravel()
+        ax.hist(a, bins=bins)
+        ax.set_title(f"layer {i}\nmean {a.mean():.2g} std {a.std():.2g}", fontsize="small")
+        ax.tick_params(labelsize="x-small")
+    if title:
+        fig.suptitle(title)
+    return fig
