@@ -23,6 +23,7 @@ from .data import (Dataset, GaussianInputNoise, ImageMean, RandomShift, Whitenin
                    fit_preprocessing, get_preprocessor, load_dataset, load_fashion_mnist,
                    load_mnist, load_table, train_val_test_split)
 from .metrics import classification_scores, confusion_matrix, regression_scores
+from .tune import cross_validate, select_and_evaluate
 from .train import (CSVLogger, Callback, EarlyStopping, History, ModelCheckpoint,
                     ReduceLROnPlateau, TerminateOnNaN, Trainer, TrainingDiverged, load_model)
 
@@ -50,7 +51,8 @@ __all__ = [
     # data and evaluation
     "Dataset", "load_dataset", "load_fashion_mnist", "load_mnist", "load_table",
     "Whitening", "ImageMean", "get_preprocessor", "fit_preprocessing", "train_val_test_split",
-    "classification_scores", "regression_scores", "confusion_matrix",
+    "classification_scores", "regression_scores", "confusion_matrix", "cross_validate",
+    "select_and_evaluate",
     # diagnostics
     "gradcheck", "GradcheckReport", "diagnose", "TrainingMonitor", "bias_variance_report",
     "learning_curve", "validation_curve", "overfit_tiny_subset", "initialization_experiment",
