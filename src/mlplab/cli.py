@@ -18,7 +18,7 @@ def demo(args: argparse.Namespace) -> int:
     from sklearn.model_selection import train_test_split
 
     from . import (BatchNorm, Dense, EarlyStopping, ReLU, Sequential, SoftmaxCrossEntropy,
-                   Trainer, adam, gradcheck)
+                   Trainer, adam, bias_variance_report, gradcheck)
 
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)  # pixel intensities 0..16 -> [0, 1]
@@ -48,6 +48,10 @@ def demo(args: argparse.Namespace) -> int:
     result = trainer.evaluate(X_te, y_te)
     print(f"\ntest accuracy {result['accuracy']:.4f}  test loss {result['loss']:.4f}\n")
     print(classification_report(y_te, trainer.predict_labels(X_te), digits=3))
+    errors = (1 - trainer.evaluate(X_tr, y_tr)["accuracy"],
+              1 - trainer.evaluate(X_val, y_val)["accuracy"])
+    print("bias and variance (evaluation mode):")
+    print(bias_variance_report(errors, baseline_error=0.0), "\n")
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     for key, label in (("loss", "train"), ("val_loss", "validation")):
@@ -64,6 +68,21 @@ def demo(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def init_experiment(args: argparse.Namespace) -> int:
+    """cs231n's initialization experiment: activations of a deep tanh net under three inits."""
+    from .diagnostics import initialization_experiment
+
+    results, fig = initialization_experiment(depth=args.depth, width=args.width,
+                                             rng=np.random.default_rng(args.seed), plot=True)
+    for label, (stats, report) in results.items():
+        stds = " ".join(f"{s.std:.2g}" for s in stats if s.kind == "tanh")
+        print(f"{label}: activation std per layer: {stds}")
+        print("  " + str(report).replace("\n", "\n  ") + "\n")
+    fig.savefig(args.plot, dpi=80)
+    print(f"wrote {args.plot}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlplab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--plot", default="demo-training.png", help="where to write the loss plot")
     p.set_defaults(func=demo)
+    p = sub.add_parser("init-experiment", help="activations of a deep tanh net under N(0, 0.01), "
+                                               "N(0, 1) and Xavier init, with advice and a plot")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--depth", type=int, default=10)
+    p.add_argument("--width", type=int, default=500)
+    p.add_argument("--plot", default="init-experiment.png")
+    p.set_defaults(func=init_experiment)
     args = parser.parse_args(argv)
     return args.func(args)
 

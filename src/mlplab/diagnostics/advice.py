@@ -57,7 +57,11 @@ class Report:
     def __str__(self) -> str:
         """Problems and warnings one by one, worst first; passed checks summed up in a line."""
         ordered = sorted(self.problems(), key=lambda f: -SEVERITIES.index(f.severity))
-        lines = [str(f) for f in ordered]
+        lines, advised = [], set()
+        for f in ordered:  # the same advice for several layers is given once
+            lines.append(str(f) if f.advice not in advised else str(Finding(
+                f.check, f.severity, f.message)))
+            advised.add(f.advice)
         passed: dict[str, int] = {}
         for f in self.findings:
             if f.severity == "ok":

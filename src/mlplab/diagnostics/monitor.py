@@ -108,9 +108,11 @@ def plot_activation_histograms(model, X, *, bins: int = 50, title: str | None = 
         axes = fig.subplots(1, max(len(chosen), 1), squeeze=False)[0]
     else:
         fig = axes[0].figure
+    # bounded activations share a fixed axis, so a collapse shows as a spike at 0
+    ranges = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
     for ax, (i, a) in zip(axes, chosen):
         a = np.asarray(to_numpy(a)).ravel()
-        ax.hist(a, bins=bins)
+        ax.hist(a, bins=bins, range=ranges.get(activation_kind(model.layers[i])))
         ax.set_title(f"layer {i}\nmean {a.mean():.2g} std {a.std():.2g}", fontsize="small")
         ax.tick_params(labelsize="x-small")
     if title:

@@ -86,7 +86,7 @@ def activation_statistics(model: Sequential, X, *, batch_size: int = 1024) -> li
         std = math.sqrt(max(s2[i] / count[i] - mean * mean, 0.0))
         kind = activation_kind(layer)
         stats.append(LayerStats(
-            i, type(layer).__name__, kind, mean, std,
+            i, kind or type(layer).__name__, kind, mean, std,
             saturated=sat[i] / count[i] if kind in SATURATION else None,
             dead=float(1.0 - alive[i].mean()) if alive[i] is not None else None))
     return stats
