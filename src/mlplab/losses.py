@@ -69,11 +69,33 @@ class Loss:
         y = xp.reshape(y_true, (y_true.shape[0], -1))
         return xp.astype(y > 0.5 if self.task == "multilabel" else y > 0, xp.int64)
 
-    def value_and_grad(self, y_pred: Array, y_true: Any) -> tuple[Array, Array]:
-        """Mean loss over the batch (0-d array) and dL/dy_pred, shaped like ``y_pred``."""
+    def value_and_grad(self, y_pred: Array, y_true: Any,
+                       sample_weight: Any = None) -> tuple[Array, Array]:
+        """Mean loss over the batch (0-d array) and dL/dy_pred, shaped like ``y_pred``.
+
+        With ``sample_weight`` (non-negative, one per row) the loss is sum_n w_n l_n / N, as
+        Keras weights a batch: the weights scale each row's share of the mean (normalize them to
+        mean 1 over the data set and the full-batch loss is the weighted average).
+        """
         xp = get_namespace(y_pred)
         self._check_pred(y_pred)
-        return self._value_and_grad(xp, y_pred, self._targets(xp, y_pred, y_true))
+        t = self._targets(xp, y_pred, y_true)
+        return self._value_and_grad(xp, y_pred, t, self.row_weights(xp, y_pred, sample_weight))
+
+    def row_weights(self, xp, y_pred: Array, sample_weight: Any = None):
+        """The factor each row's loss gets in the batch mean: 1/N, or a column ``(N, 1)`` of
+        w_n / N (checked: one finite, non-negative weight per row)."""
+        n = y_pred.shape[0]
+        if sample_weight is None:
+            return 1.0 / n
+        w = self._as_array(xp, sample_weight)
+        if w.ndim != 1 or w.shape[0] != n:
+            raise ValueError(f"{self.name}: sample_weight must have shape ({n},), got "
+                             f"{tuple(w.shape)}")
+        w = xp.astype(w, y_pred.dtype)
+        if not all_finite(xp, w) or bool(xp.any(w < 0)):
+            raise ValueError(f"{self.name}: sample_weight must be finite and >= 0")
+        return xp.reshape(w, (n, 1)) * (1.0 / n)
 
     def __call__(self, y_pred: Array, y_true: Any) -> Array:
         return self.value_and_grad(y_pred, y_true)[0]
@@ -149,6 +171,11 @@ class Loss:
         return t
 
 
+def _weighted_sum(xp, a: Array, w) -> Array:
+    """sum_n w_n sum_k a_nk for a row factor w: a Python float (1/N) or a column ``(N, 1)``."""
+    return xp.sum(a) * w if isinstance(w, float) else xp.sum(a * w)
+
+
 def one_hot(xp, labels: Array, n_classes: int, dtype: Any) -> Array:
     """t_nk = [labels_n == k] as a float array ``(batch, n_classes)``."""
     return xp.astype(labels[:, None] == xp.arange(n_classes)[None, :], dtype)
@@ -172,11 +199,10 @@ class MeanSquaredError(Loss):
     def _targets(self, xp, y_pred, y_true):
         return self._real_targets(xp, y_pred, y_true)
 
-    def _value_and_grad(self, xp, y_pred, y):
+    def _value_and_grad(self, xp, y_pred, y, w):
         diff = y_pred - y
-        scale = (1.0 if self.half else 2.0) / (diff.shape[0] * diff.shape[1])
-        value = xp.sum(diff * diff) * (scale / 2.0)
-        return value, diff * scale
+        c = (1.0 if self.half else 2.0) / diff.shape[1]
+        return _weighted_sum(xp, diff * diff, w) * (c / 2.0), diff * (w * c)
 
     def get_config(self):
         return {"half": self.half}
@@ -189,10 +215,10 @@ class MeanAbsoluteError(Loss):
     def _targets(self, xp, y_pred, y_true):
         return self._real_targets(xp, y_pred, y_true)
 
-    def _value_and_grad(self, xp, y_pred, y):
+    def _value_and_grad(self, xp, y_pred, y, w):
         diff = y_pred - y
-        scale = 1.0 / (diff.shape[0] * diff.shape[1])
-        return xp.sum(xp.abs(diff)) * scale, xp.sign(diff) * scale
+        k = diff.shape[1]
+        return _weighted_sum(xp, xp.abs(diff), w) / k, xp.sign(diff) * (w / k)
 
 
 @register_loss("huber")
@@ -211,13 +237,13 @@ class Huber(Loss):
     def _targets(self, xp, y_pred, y_true):
         return self._real_targets(xp, y_pred, y_true)
 
-    def _value_and_grad(self, xp, y_pred, y):
+    def _value_and_grad(self, xp, y_pred, y, w):
         r = y_pred - y
         a = xp.abs(r)
         d = self.delta
-        scale = 1.0 / (r.shape[0] * r.shape[1])
+        k = r.shape[1]
         h = xp.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d))
-        return xp.sum(h) * scale, xp.clip(r, min=-d, max=d) * scale
+        return _weighted_sum(xp, h, w) / k, xp.clip(r, min=-d, max=d) * (w / k)
 
     def get_config(self):
         return {"delta": self.delta}
@@ -242,10 +268,9 @@ class SoftmaxCrossEntropy(Loss):
         """Class probabilities softmax(z)."""
         return xp_softmax(y_pred)
 
-    def _value_and_grad(self, xp, z, t):
+    def _value_and_grad(self, xp, z, t, w):
         logp = log_softmax(z)
-        n = z.shape[0]
-        return -xp.sum(t * logp) / n, (xp.exp(logp) - t) / n
+        return -_weighted_sum(xp, t * logp, w), (xp.exp(logp) - t) * w
 
 
 @register_loss("bce", "binary_cross_entropy", "sigmoid_cross_entropy")
@@ -271,9 +296,9 @@ class SigmoidBinaryCrossEntropy(Loss):
                              "probabilities)")
         return t
 
-    def _value_and_grad(self, xp, z, t):
-        scale = 1.0 / (z.shape[0] * z.shape[1])
-        return xp.sum(softplus(z) - t * z) * scale, (sigmoid(z) - t) * scale
+    def _value_and_grad(self, xp, z, t, w):
+        k = z.shape[1]
+        return _weighted_sum(xp, softplus(z) - t * z, w) / k, (sigmoid(z) - t) * (w / k)
 
 
 @register_loss("hinge", "multiclass_hinge", "multi_margin")
@@ -300,16 +325,15 @@ class MulticlassHinge(Loss):
     def _targets(self, xp, y_pred, y_true):
         return self._class_targets(xp, y_pred, y_true, soft=False)
 
-    def _value_and_grad(self, xp, s, t):
-        n = s.shape[0]
+    def _value_and_grad(self, xp, s, t, w):
         s_true = xp.sum(s * t, axis=1, keepdims=True)
         margins = xp.maximum(s - s_true + self.margin, 0.0) * (1.0 - t)
         if self.squared:
-            value, g = xp.sum(margins * margins), 2.0 * margins
+            value, g = _weighted_sum(xp, margins * margins, w), 2.0 * margins
         else:
-            value, g = xp.sum(margins), xp.astype(margins > 0, s.dtype)
+            value, g = _weighted_sum(xp, margins, w), xp.astype(margins > 0, s.dtype)
         # each violated margin pushes s_j up and s_y down
-        return value / n, (g - t * xp.sum(g, axis=1, keepdims=True)) / n
+        return value, (g - t * xp.sum(g, axis=1, keepdims=True)) * w
 
     def get_config(self):
         return {"margin": self.margin, "squared": self.squared}
@@ -348,12 +372,12 @@ class MultilabelHinge(Loss):
                              "2 * y - 1)")
         return t
 
-    def _value_and_grad(self, xp, s, t):
-        scale = 1.0 / (s.shape[0] * s.shape[1])
+    def _value_and_grad(self, xp, s, t, w):
+        scale = w / s.shape[1]
         m = xp.maximum(self.margin - t * s, 0.0)
         if self.squared:
-            return xp.sum(m * m) * scale, (-2.0 * scale) * (t * m)
-        return xp.sum(m) * scale, (-scale) * (t * xp.astype(m > 0, s.dtype))
+            return _weighted_sum(xp, m * m, scale), (t * m) * (-2.0 * scale)
+        return _weighted_sum(xp, m, scale), (t * xp.astype(m > 0, s.dtype)) * (-scale)
 
     def get_config(self):
         return {"margin": self.margin, "squared": self.squared}
@@ -482,14 +506,13 @@ class HierarchicalSoftmax(Loss):
                              f"labels in [{lo}, {hi}]")
         return y
 
-    def _value_and_grad(self, xp, h, y):
+    def _value_and_grad(self, xp, h, y, w):
         W, b = self.params["W"], self.params["b"]
         z = h @ W + b
         on = xp.take(self._on_path, y, axis=0)
         right = xp.take(self._go_right, y, axis=0)
-        n = h.shape[0]
-        value = xp.sum(on * (softplus(z) - right * z)) / n
-        dz = on * (sigmoid(z) - right) / n
+        value = _weighted_sum(xp, on * (softplus(z) - right * z), w)
+        dz = on * (sigmoid(z) - right) * w
         self.grads["W"] = h.T @ dz
         self.grads["b"] = xp.sum(dz, axis=0)
         return value, dz @ W.T

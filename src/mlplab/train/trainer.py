@@ -125,11 +125,11 @@ class Trainer:
                                f"({self.optimizer.spec['name']!r}) has no single steps; use fit")
         return self._step(self.model.check_input(x), y)
 
-    def _step(self, x, y):
+    def _step(self, x, y, sample_weight=None):
         # fit validated the whole data set once; the hot path does not scan each batch again
         model, loss = self.model, self.loss
         out = forward_chain(model.layers, x, True)
-        value, dout = loss.value_and_grad(out, y)
+        value, dout = loss.value_and_grad(out, y, sample_weight)
         model.backward(dout)
         params = self.params()
         grads = penalty_grads(self.penalties, params, self.grads())
@@ -141,9 +141,17 @@ class Trainer:
         return value, out
 
     # -- loops -------------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, *, validation_data: tuple | None = None) -> History:
-        """Train from ``self.epoch`` to ``epochs``; returns the History (per-epoch logs)."""
+    def fit(self, X: Any, y: Any, *, validation_data: tuple | None = None,
+            sample_weight: Any = None) -> History:
+        """Train from ``self.epoch`` to ``epochs``; returns the History (per-epoch logs).
+
+        ``sample_weight`` (one non-negative weight per example) weights each example's loss;
+        it is rescaled to mean 1, so the full-data loss is the weighted average and mini-batch
+        losses are unbiased estimates of it. The logged training loss is the weighted one;
+        accuracies and ``evaluate`` are unweighted.
+        """
         X, y = self._prepare(X, y)
+        sw = self._sample_weight(sample_weight, X.shape[0])
         val = None
         if validation_data is not None:
             if len(validation_data) != 2:
@@ -157,7 +165,7 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_begin(self)
         fit_loop = self._fit_solver if self.solver else self._fit_minibatches
-        logs = fit_loop(X, y, val)
+        logs = fit_loop(X, y, val, sw)
         for cb in self.callbacks:
             cb.on_train_end(logs)
         return self.history
@@ -182,7 +190,19 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_epoch_end(epoch, logs)
 
-    def _fit_minibatches(self, X, y, val) -> dict:
+    def _sample_weight(self, sample_weight, n: int):
+        if sample_weight is None:
+            return None
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != (n,):
+            raise ValueError(f"Trainer: sample_weight must have shape ({n},), one weight per "
+                             f"example, got {w.shape}")
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+            raise ValueError("Trainer: sample_weight must be finite, >= 0 and not all 0")
+        xp = self.model.xp
+        return xp.asarray(w / w.mean(), dtype=self.model.dtype)
+
+    def _fit_minibatches(self, X, y, val, sw) -> dict:
         xp = self.model.xp
         n = X.shape[0]
         bs = n if self.batch_size is None else min(self.batch_size, n)
@@ -199,7 +219,7 @@ class Trainer:
                 xb, yb = xp.take(X, idx, axis=0), xp.take(y, idx, axis=0)
                 if self.augment is not None:
                     xb = self.augment(xb, self.augment_rng)
-                value, out = self._step(xb, yb)
+                value, out = self._step(xb, yb, None if sw is None else xp.take(sw, idx))
                 m = xb.shape[0]
                 total = total + value * m
                 if classify:
@@ -237,7 +257,7 @@ class Trainer:
                 "model has stochastic layers (Dropout, DropConnect, GaussianNoise); remove "
                 "them or use a gradient optimizer such as 'adam'")
 
-    def _fit_solver(self, X, y, val) -> dict:
+    def _fit_solver(self, X, y, val, sw) -> dict:
         """One solver iteration per epoch over the whole training set (``batch_size`` unused)."""
         model, loss, xp = self.model, self.loss, self.model.xp
         params = self.params()
@@ -254,7 +274,7 @@ class Trainer:
                 epoch_start.append(time.perf_counter())
             assign_flat(params, w)
             out = forward_chain(model.layers, X, True)
-            value, dout = loss.value_and_grad(out, y)
+            value, dout = loss.value_and_grad(out, y, sw)
             model.backward(dout)
             grads = penalty_grads(self.penalties, params, self.grads())
             value = float(value)
