@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import importlib
+
 import array_api_compat
 import numpy as np
 
@@ -81,3 +83,20 @@ def copy(xp: Namespace, x: Array) -> Array:
 def numpy_dtype(dtype: Any) -> np.dtype:
     """The NumPy dtype with the same name, for drawing samples from a NumPy Generator."""
     return np.dtype(dtype_name(dtype))
+
+
+class PicklesNamespace:
+    """Mixin: pickle the array namespace held in ``self.xp`` by its module name (modules do not
+    pickle), so built models pickle and unpickle like scikit-learn estimators."""
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        xp = state.get("xp")
+        if xp is not None:
+            state["xp"] = xp.__name__
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("xp"), str):
+            state["xp"] = importlib.import_module(state["xp"])
+        self.__dict__.update(state)

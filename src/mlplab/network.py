@@ -6,13 +6,14 @@ from typing import Any, Iterable
 import numpy as np
 
 from ._typing import Array, Namespace, Params
-from .backend import all_finite, copy, dtype_name, get_namespace, resolve_dtype
+from .backend import (PicklesNamespace, all_finite, copy, dtype_name, get_namespace,
+                      resolve_dtype)
 from .errors import NotBuiltError, check_generator, check_positive_int
 from .layers.base import (Layer, backward_chain, build_chain, collect, forward_chain,
                           get_layer, iter_generators, serialize_layer)
 
 
-class Sequential:
+class Sequential(PicklesNamespace):
     """Layers applied in order: ``a^(l) = layer_l(a^(l-1))``, backprop in reverse.
 
     Parameters

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._registry import Registry, build_from_spec
 from .._typing import Array, Namespace
-from ..backend import resolve_dtype
+from ..backend import PicklesNamespace, resolve_dtype
 from ..errors import NotBuiltError, check_generator, check_positive_int
 
 _EMPTY: MappingProxyType = MappingProxyType({})  # shared, read-only: layers without parameters
@@ -31,7 +31,7 @@ def register_layer(*aliases: str):
     return add
 
 
-class Layer:
+class Layer(PicklesNamespace):
     """Base class: a layer with explicit ``forward``/``backward`` passes.
 
     Attributes

@@ -47,8 +47,9 @@ def _fill(template: Any, prefix: str, arrays: dict, scalars: dict, xp) -> Any:
     return xp.asarray(value, dtype=template.dtype)
 
 
-def save_checkpoint(path: str | os.PathLike, trainer) -> None:
-    """Write model config and weights, loss, optimizer spec and state, epoch and rng states."""
+def save_checkpoint(path: str | os.PathLike, trainer, *, extra: dict | None = None) -> None:
+    """Write model config and weights, loss, optimizer spec and state, epoch and rng states;
+    ``extra`` (JSON-able) is stored alongside for wrappers such as the scikit-learn estimators."""
     model = trainer.model
     if not model.built or trainer.opt_state is None:
         raise RuntimeError("save_checkpoint: nothing trained yet (call fit first)")
@@ -67,6 +68,7 @@ def save_checkpoint(path: str | os.PathLike, trainer) -> None:
         "augment_rng": trainer.augment_rng.bit_generator.state,
         "layer_rngs": [g.bit_generator.state for g in model.generators()],
         "history": trainer.history.history, "history_epochs": trainer.history.epoch,
+        "extra": extra or {},
     }
     arrays["meta"] = np.array(json.dumps(meta))
     path = os.fspath(path)

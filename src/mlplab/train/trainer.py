@@ -344,9 +344,9 @@ class Trainer:
         return self.loss.predicted_labels(self._outputs(X))
 
     # -- checkpoints ---------------------------------------------------------------------------------
-    def save(self, path) -> None:
+    def save(self, path, *, extra: dict | None = None) -> None:
         """Write a checkpoint (see :func:`mlplab.train.save_checkpoint`)."""
-        save_checkpoint(path, self)
+        save_checkpoint(path, self, extra=extra)
 
     def load(self, path) -> None:
         """Restore a checkpoint; a following ``fit`` resumes where it stopped."""
