@@ -39,9 +39,6 @@ from .optim import OPTIMIZERS, Solver, get_optimizer, get_schedule
 from .regularizers import L1, L2, MaxNorm
 from .train import Callback, EarlyStopping, Trainer, read_checkpoint
 
-_RELU_FAMILY = ("relu", "leaky_relu", "elu", "softplus")
-
-
 class _ConvergenceStop(EarlyStopping):
     """scikit-learn's stopping rule: no improvement by ``tol`` for ``n_iter_no_change`` epochs."""
 
@@ -168,8 +165,8 @@ class _MLPBase(BaseEstimator):
     def _build_model(self, n_features: int, n_outputs: int, rng) -> Sequential:
         act = "sigmoid" if self.activation == "logistic" else self.activation
         init = self.weight_init
-        if init == "auto":
-            init = "he_normal" if act in _RELU_FAMILY else "glorot_uniform"
+        if init == "auto":  # scikit-learn's MLP draws Glorot-uniform weights for every activation
+            init = "glorot_uniform"
         layers: list = []
         sizes = self._sizes()
         for units, rate in zip(sizes, self._dropouts(len(sizes))):
@@ -477,7 +474,8 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
 
     dropout : float or list, drop rate after each hidden activation (0: none)
     batch_norm : bool, BatchNorm between each hidden Dense layer and its activation
-    weight_init : initializer name or spec; "auto" = he_normal for ReLU-like units, else glorot
+    weight_init : initializer name or spec; "auto" = glorot_uniform, as scikit-learn (try
+        "he_normal" for deep ReLU nets)
     solver : any mlplab optimizer ("sgd", "momentum", "nesterov", "adagrad", "adadelta",
         "rmsprop", "adam", "newton", "lbfgs"); ``solver_params`` adds its hyperparameters
     l1, max_norm, clip_norm : L1 penalty, max-norm constraint, gradient clipping by global norm
