@@ -234,3 +234,20 @@ def test_our_additions_change_the_network(digits):
     assert clf.trainer_.optimizer.spec["config"]["rho"] == 0.95
     assert clf.model_.dtype == np.float32 and clf.coefs_[0].dtype == np.float32
     assert all(np.linalg.norm(W, axis=0).max() <= 3.0 + 1e-5 for W in clf.coefs_)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_warm_start_continues_and_verbose_prints(digits, capsys):
+    X, y = digits
+    warm = MLPClassifier((16,), max_iter=5, warm_start=True, random_state=0, verbose=True)
+    warm.fit(X, y)
+    first = list(warm.loss_curve_)
+    W = warm.coefs_[0].copy()
+    warm.fit(X, y)
+    assert warm.n_iter_ == 10 and warm.loss_curve_[:5] == first
+    assert warm.loss_curve_[5] < first[0]  # it went on from the trained weights
+    assert not np.array_equal(warm.coefs_[0], W)
+    cold = MLPClassifier((16,), max_iter=5, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(cold.fit(X, y).coefs_[0], W)  # without: a fresh start
+    out = capsys.readouterr().out
+    assert out.count("epoch ") == 10 and "loss" in out
