@@ -100,3 +100,74 @@ class PicklesNamespace:
         if isinstance(state.get("xp"), str):
             state["xp"] = importlib.import_module(state["xp"])
         self.__dict__.update(state)
+
+
+# -- writing into existing arrays ------------------------------------------------------------------
+# The hot path reuses buffers instead of allocating (large NumPy allocations are fresh pages,
+# zeroed by the kernel on first touch). NumPy ufuncs write into ``out=`` in one pass; other
+# namespaces get the standard's ``out[...] = expr`` (a temporary, then a copy).
+
+def mul_into(out: Array, a: Any, b: Any) -> Array:
+    """out <- a * b."""
+    if type(out) is np.ndarray:
+        return np.multiply(a, b, out=out)
+    out[...] = a * b
+    return out
+
+
+def div_into(out: Array, a: Any, b: Any) -> Array:
+    """out <- a / b."""
+    if type(out) is np.ndarray:
+        return np.divide(a, b, out=out)
+    out[...] = a / b
+    return out
+
+
+def sqrt_into(out: Array, a: Array) -> Array:
+    """out <- sqrt(a)."""
+    if type(out) is np.ndarray:
+        return np.sqrt(a, out=out)
+    out[...] = get_namespace(a).sqrt(a)
+    return out
+
+
+def matmul_into(out: Array, a: Array, b: Array) -> Array:
+    """out <- a @ b."""
+    if type(out) is np.ndarray and type(a) is np.ndarray and type(b) is np.ndarray:
+        return np.matmul(a, b, out=out)
+    out[...] = a @ b
+    return out
+
+
+class Scratch:
+    """Reusable work arrays by key, reallocated only when the shape, dtype or namespace of the
+    array they stand in for changes. Not state: nothing in them survives a step's meaning."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[Any, Array] = {}
+
+    def like(self, key: Any, a: Array) -> Array:
+        buf = self._arrays.get(key)
+        if (buf is None or buf.shape != a.shape or buf.dtype != a.dtype
+                or type(buf) is not type(a)):
+            buf = self._arrays[key] = get_namespace(a).empty_like(a)
+        return buf
+
+    def empty(self, key: Any, shape: tuple, like: Array) -> Array:
+        buf = self._arrays.get(key)
+        if (buf is None or tuple(buf.shape) != tuple(shape) or buf.dtype != like.dtype
+                or type(buf) is not type(like)):
+            buf = self._arrays[key] = get_namespace(like).empty(shape, dtype=like.dtype)
+        return buf
+
+
+def flush_tiny(a: Array) -> None:
+    """Set entries below tiny * 2^24 in magnitude to 0, in place.
+
+    Optimizer state that decays geometrically (momentum, Adam's moments for a dead unit) would
+    otherwise pass through the subnormal range, where x86 arithmetic is ~100 times slower; values
+    this small (float32: 2e-31) change no update. Called every few steps, it keeps them out.
+    """
+    xp = get_namespace(a)
+    threshold = float(xp.finfo(a.dtype).smallest_normal) * 2.0 ** 24
+    a *= xp.astype(xp.abs(a) >= threshold, a.dtype)

@@ -4,14 +4,16 @@ Each returns a :class:`~mlplab.optim.base.Transform`. Updates of the ``scale_by_
 are *directions*; :func:`scale_by_learning_rate` multiplies by ``-eta`` last, except in momentum
 methods where, as in the classic formulation ``v = mu v - eta g``, the rate is applied first.
 Per the package rule, state arrays are updated in place and returned; received gradients are
-never written.
+never written. For speed the updates a transform returns live in work buffers it reuses (see
+:class:`~mlplab.backend.Scratch`): they are valid until its next ``update`` call, which is all
+``apply_updates`` needs.
 """
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from ..backend import get_namespace
+from ..backend import Scratch, div_into, flush_tiny, get_namespace, mul_into, sqrt_into
 from ..errors import check_float
 from .base import Transform
 from .schedules import get_schedule
@@ -25,15 +27,39 @@ def _xp(grads):
     return get_namespace(next(iter(grads.values())))
 
 
-def _decay_square(E, g, rho: float) -> None:
-    """E <- rho E + (1 - rho) g^2, in place (the running mean square of RMSProp and AdaDelta)."""
+def _decay_square(E, g, rho: float, work) -> None:
+    """E <- rho E + (1 - rho) g^2 = rho (E - g^2) + g^2, in place, ``work`` a scratch array
+    (the running mean square of RMSProp, AdaDelta and Adam's second moment)."""
+    mul_into(work, g, g)
+    E -= work
     E *= rho
-    E += (1.0 - rho) * (g * g)
+    E += work
+
+
+#: decaying state is swept for would-be subnormals every this many steps (see flush_tiny; the
+#: threshold leaves 24 halvings of headroom, so any decay rate >= 0.5 per step is covered)
+FLUSH_EVERY = 16
+
+
+def _flush_every(step: int, *states: dict) -> None:
+    if step % FLUSH_EVERY == 0:
+        for state in states:
+            for a in state.values():
+                flush_tiny(a)
+
+
+def _decay(m, g, rho: float) -> None:
+    """m <- rho m + (1 - rho) g = rho (m - g) + g, in place, no temporary."""
+    m -= g
+    m *= rho
+    m += g
 
 
 def scale_by_learning_rate(learning_rate: Any) -> Transform:
     """u = -eta_t * multiplier * g, with eta_t a number or a schedule of the update count t."""
     schedule = get_schedule(learning_rate)
+
+    scratch = Scratch()
 
     def init(params):
         return {"step": 0, "lr_multiplier": 1.0, "learning_rate": float(schedule(0))}
@@ -41,7 +67,7 @@ def scale_by_learning_rate(learning_rate: Any) -> Transform:
     def update(grads, state, params):
         lr = float(schedule(state["step"])) * state["lr_multiplier"]
         state = {**state, "step": state["step"] + 1, "learning_rate": lr}
-        return {k: g * (-lr) for k, g in grads.items()}, state
+        return {k: mul_into(scratch.like(k, g), g, -lr) for k, g in grads.items()}, state
 
     return Transform(init, update)
 
@@ -55,15 +81,23 @@ def trace(decay: float, nesterov: bool = False) -> Transform:
     mu = check_float("trace", "decay", decay, low=0.0, high=1.0, high_inclusive=False)
 
     def init(params):
-        return {"velocity": _zeros_like(params)}
+        return {"velocity": _zeros_like(params), "t": 0}
+
+    scratch = Scratch()
 
     def update(grads, state, params):
         v = state["velocity"]
         for k, g in grads.items():
             v[k] *= mu
             v[k] += g
+        state = {**state, "t": state["t"] + 1}
+        _flush_every(state["t"], v)
         if nesterov:
-            return {k: g + mu * v[k] for k, g in grads.items()}, state
+            out = {}
+            for k, g in grads.items():
+                out[k] = mul_into(scratch.like(k, g), v[k], mu)
+                out[k] += g
+            return out, state
         return dict(v), state
 
     return Transform(init, update)
@@ -79,12 +113,17 @@ def scale_by_adagrad(eps: float = 1e-7) -> Transform:
     def init(params):
         return {"sum_sq": _zeros_like(params)}
 
+    scratch = Scratch()
+
     def update(grads, state, params):
-        xp, G = _xp(grads), state["sum_sq"]
+        G = state["sum_sq"]
         out = {}
         for k, g in grads.items():
-            G[k] += g * g
-            out[k] = g / (xp.sqrt(G[k]) + eps)
+            u = scratch.like(k, g)
+            G[k] += mul_into(u, g, g)
+            sqrt_into(u, G[k])
+            u += eps
+            out[k] = div_into(u, g, u)
         return out, state
 
     return Transform(init, update)
@@ -99,14 +138,22 @@ def scale_by_rms(rho: float = 0.9, eps: float = 1e-8) -> Transform:
     eps = check_float("rmsprop", "eps", eps, low=0.0)
 
     def init(params):
-        return {"mean_sq": _zeros_like(params)}
+        return {"mean_sq": _zeros_like(params), "t": 0}
+
+    scratch = Scratch()
 
     def update(grads, state, params):
-        xp, E = _xp(grads), state["mean_sq"]
+        E = state["mean_sq"]
         out = {}
         for k, g in grads.items():
-            _decay_square(E[k], g, rho)
-            out[k] = g / (xp.sqrt(E[k]) + eps)
+            u = scratch.like(k, g)
+            _decay_square(E[k], g, rho, u)
+            sqrt_into(u, E[k])
+            u += eps
+            out[k] = div_into(u, g, u)
+        state = {**state, "t": state["t"] + 1}
+        if eps > 0:  # with eps = 0 a flushed E would divide by zero
+            _flush_every(state["t"], E)
         return out, state
 
     return Transform(init, update)
@@ -122,16 +169,20 @@ def scale_by_adadelta(rho: float = 0.95, eps: float = 1e-6) -> Transform:
     eps = check_float("adadelta", "eps", eps, low=0.0, low_inclusive=False)
 
     def init(params):
-        return {"mean_sq": _zeros_like(params), "mean_sq_delta": _zeros_like(params)}
+        return {"mean_sq": _zeros_like(params), "mean_sq_delta": _zeros_like(params), "t": 0}
+
+    scratch = Scratch()
 
     def update(grads, state, params):
         xp, E, D = _xp(grads), state["mean_sq"], state["mean_sq_delta"]
         out = {}
         for k, g in grads.items():
-            _decay_square(E[k], g, rho)
+            _decay_square(E[k], g, rho, scratch.like(k, g))
             d = xp.sqrt(D[k] + eps) / xp.sqrt(E[k] + eps) * g
-            _decay_square(D[k], d, rho)
+            _decay_square(D[k], d, rho, scratch.like(k, g))
             out[k] = d
+        state = {**state, "t": state["t"] + 1}
+        _flush_every(state["t"], E, D)
         return out, state
 
     return Transform(init, update)
@@ -150,17 +201,24 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tran
     def init(params):
         return {"m": _zeros_like(params), "v": _zeros_like(params), "t": 0}
 
+    scratch = Scratch()
+
     def update(grads, state, params):
-        xp, m, v = _xp(grads), state["m"], state["v"]
+        m, v = state["m"], state["v"]
         t = state["t"] + 1
         c1, c2 = 1.0 - b1 ** t, math.sqrt(1.0 - b2 ** t)  # Python floats: no float64 upcast
         out = {}
         for k, g in grads.items():
-            m[k] *= b1
-            m[k] += (1.0 - b1) * g
-            v[k] *= b2
-            v[k] += (1.0 - b2) * (g * g)
-            out[k] = (m[k] * (1.0 / c1)) / (xp.sqrt(v[k]) * (1.0 / c2) + eps)
+            u = scratch.like(k, g)
+            _decay(m[k], g, b1)
+            _decay_square(v[k], g, b2, u)
+            # m_hat / (sqrt(v_hat) + eps) = (c2 / c1) m / (sqrt(v) + c2 eps): four passes
+            sqrt_into(u, v[k])
+            u += c2 * eps
+            div_into(u, m[k], u)
+            u *= c2 / c1
+            out[k] = u
+        _flush_every(t, m, *([v] if eps > 0 else []))  # eps = 0: a flushed v would divide by 0
         return out, {**state, "t": t}
 
     return Transform(init, update)
