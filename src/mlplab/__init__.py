@@ -19,13 +19,18 @@ from .network import Sequential
 from .optim import (adadelta, adagrad, adam, get_optimizer, get_schedule, lbfgs, momentum,
                     nesterov, newton, rmsprop, sgd)
 from .regularizers import L1, L2, ElasticNet, MaxNorm
-from .data import (Dataset, GaussianInputNoise, ImageMean, RandomShift, Whitening,
-                   fit_preprocessing, get_preprocessor, load_dataset, load_fashion_mnist,
+from .data import (Dataset, GaussianInputNoise, RandomShift, load_dataset, load_fashion_mnist,
                    load_mnist, load_table, train_val_test_split)
 from .metrics import classification_scores, confusion_matrix, regression_scores
 from .tune import cross_validate, select_and_evaluate
 from .train import (CSVLogger, Callback, EarlyStopping, History, ModelCheckpoint,
                     ReduceLROnPlateau, TerminateOnNaN, Trainer, TrainingDiverged, load_model)
+
+from ._lazy import lazy_getattr
+
+# scikit-learn loads on first use of these (see mlplab._lazy)
+__getattr__ = lazy_getattr(__name__, dict.fromkeys(
+    ["ImageMean", "Whitening", "fit_preprocessing", "get_preprocessor"], ".data.preprocessing"))
 
 __version__ = "0.1.0"
 

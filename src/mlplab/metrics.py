@@ -22,25 +22,34 @@ class Metric(NamedTuple):
 METRICS: Registry[Metric] = Registry("metric")
 
 
-def _register():
-    from sklearn import metrics as m
+def _sklearn(fn_name: str, **fixed: Any) -> Callable[..., float]:
+    """``sklearn.metrics.<fn_name>`` with ``fixed`` options, imported at the first call (so that
+    ``import mlplab`` does not load scikit-learn)."""
+    def metric(y_true, y_pred, **options):
+        from sklearn import metrics
+        return getattr(metrics, fn_name)(y_true, y_pred, **fixed, **options)
+    metric.__name__ = fn_name
+    return metric
 
+
+def _top_k_accuracy(y_true, scores, k: int = 5) -> float:
+    from sklearn.metrics import top_k_accuracy_score
+    return top_k_accuracy_score(y_true, scores, k=k, labels=np.arange(scores.shape[1]))
+
+
+def _register():
     def add(name, fn, needs, greater=True):
         METRICS.register(name, Metric(fn, needs, greater))
 
-    add("accuracy", m.accuracy_score, "labels")
+    add("accuracy", _sklearn("accuracy_score"), "labels")
     for avg in ("macro", "micro", "weighted"):
-        add(f"precision_{avg}", lambda t, p, a=avg: m.precision_score(t, p, average=a,
-                                                                     zero_division=0), "labels")
-        add(f"recall_{avg}", lambda t, p, a=avg: m.recall_score(t, p, average=a,
-                                                               zero_division=0), "labels")
-        add(f"f1_{avg}", lambda t, p, a=avg: m.f1_score(t, p, average=a, zero_division=0),
-            "labels")
-    add("top_k_accuracy", lambda t, s, k=5: m.top_k_accuracy_score(
-        t, s, k=k, labels=np.arange(s.shape[1])), "scores")
-    add("mse", m.mean_squared_error, "values", greater=False)
-    add("mae", m.mean_absolute_error, "values", greater=False)
-    add("r2", m.r2_score, "values")
+        for kind in ("precision", "recall", "f1"):
+            add(f"{kind}_{avg}", _sklearn(f"{kind}_score", average=avg, zero_division=0),
+                "labels")
+    add("top_k_accuracy", _top_k_accuracy, "scores")
+    add("mse", _sklearn("mean_squared_error"), "values", greater=False)
+    add("mae", _sklearn("mean_absolute_error"), "values", greater=False)
+    add("r2", _sklearn("r2_score"), "values")
 
 
 _register()

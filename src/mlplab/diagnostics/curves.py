@@ -14,7 +14,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..data.preprocessing import fit_preprocessing
 from ..errors import check_generator
 from ..train.callbacks import History
 from .advice import Finding
@@ -202,6 +201,7 @@ def learning_curve(make_trainer: Callable[[np.random.Generator], Any], X, y, X_v
         counts.append(c)
     order = rng.permutation(n)
     train_err, val_err, metric = [], [], "error"
+    from ..data.preprocessing import fit_preprocessing  # scikit-learn: loaded on use
     for c in counts:
         idx = np.sort(order[:c])
         _, Xs, Xv = fit_preprocessing(preprocessing, X[idx], X_val)
@@ -225,6 +225,7 @@ def validation_curve(make_trainer: Callable[[Any, np.random.Generator], Any], va
     values = list(values)
     if not values:
         raise ValueError("validation_curve: values is empty")
+    from ..data.preprocessing import fit_preprocessing  # scikit-learn: loaded on use
     _, Xs, Xv = fit_preprocessing(preprocessing, X, X_val)
     train_err, val_err, metric = [], [], "error"
     for v in values:

@@ -13,7 +13,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..data.preprocessing import fit_preprocessing
 from ..data.split import get_splitter
 from ..errors import check_generator
 from ..metrics import get_metric
@@ -69,6 +68,7 @@ def cross_validate(make_trainer: Callable[[np.random.Generator], Any], X, y, *, 
         raise ValueError(f"cross_validate: X has {X.shape[0]} examples but y has {y.shape[0]}")
     splitter = get_splitter(cv, y=y, rng=rng)
     scores, fitted, name = [], [], metric
+    from ..data.preprocessing import fit_preprocessing  # scikit-learn: loaded on use
     for train, test in splitter.split(X, y):
         pre, Xtr, Xte = fit_preprocessing(preprocessing, X[train], X[test])
         trainer = make_trainer(rng.spawn(1)[0])
@@ -119,6 +119,7 @@ def select_and_evaluate(make_trainer: Callable[[dict, np.random.Generator], Any]
         results.append((params, res))
     sign = 1.0 if results[0][1].greater_is_better else -1.0
     best_params, best = max(results, key=lambda pr: sign * pr[1].mean)
+    from ..data.preprocessing import fit_preprocessing  # scikit-learn: loaded on use
     pre, Xtr, Xte = fit_preprocessing(preprocessing, np.asarray(X_train), np.asarray(X_test))
     trainer = make_trainer(best_params, rng.spawn(1)[0])
     trainer.fit(Xtr, np.asarray(y_train))
