@@ -276,6 +276,8 @@ def run(args) -> dict:
         import torch
         torch.set_num_threads(args.threads)
     configs = QUICK if args.quick else FULL
+    if args.configs is not None:
+        configs = [configs[i] for i in args.configs]
     X, y, source = load_data(args.n, args.data)
     n, d = X.shape
     rng = np.random.default_rng(0)
@@ -364,6 +366,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--frameworks", nargs="+", default=None,
                         choices=["mlplab", "torch", "torch-fused", "sklearn32", "sklearn64"])
+    parser.add_argument("--configs", type=int, nargs="+", default=None,
+                        help="run only these configurations (0-based indices into the list)")
     parser.add_argument("--memory", choices=["all", "mlplab", "none"], default=None,
                         help="peak RSS in a fresh process per row (default all; quick: mlplab)")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)

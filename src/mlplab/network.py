@@ -102,10 +102,11 @@ class Sequential(PicklesNamespace):
         """Output ``(batch, out_features)``; ``training=True`` enables dropout, batch statistics."""
         return forward_chain(self.layers, self.check_input(x), training)
 
-    def backward(self, dout: Array) -> Array:
-        """Backpropagate ``dout = dL/d(output)``; fills every layer's grads and returns dL/dx."""
+    def backward(self, dout: Array, *, input_grad: bool = True) -> Array | None:
+        """Backpropagate ``dout = dL/d(output)``; fills every layer's grads and returns dL/dx
+        (``input_grad=False``, as in training: returns None and skips the work dL/dx needs)."""
         self._require_built()
-        return backward_chain(self.layers, dout)
+        return backward_chain(self.layers, dout, input_grad)
 
     __call__ = forward
 

@@ -87,6 +87,11 @@ class Layer(PicklesNamespace):
     def backward(self, dout: Array) -> Array:
         raise NotImplementedError
 
+    def backward_params(self, dout: Array) -> None:
+        """``backward`` without dL/dx: fill ``grads`` only. The first trained layer's input
+        gradient is never used in training, and for a Dense layer it is a full extra GEMM."""
+        self.backward(dout)
+
     # -- introspection ---------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         """JSON-able constructor arguments: ``type(self)(**layer.get_config())`` rebuilds it."""
@@ -150,10 +155,19 @@ def forward_chain(layers: list[Layer], x: Array, training: bool) -> Array:
     return x
 
 
-def backward_chain(layers: list[Layer], dout: Array) -> Array:
-    for layer in reversed(layers):
+def backward_chain(layers: list[Layer], dout: Array, input_grad: bool = True) -> Array | None:
+    """Backpropagate through ``layers``; returns dL/dx, or ``None`` with ``input_grad=False``,
+    which stops at the first layer that has parameters (nothing before it needs a gradient)."""
+    if input_grad:
+        for layer in reversed(layers):
+            dout = layer.backward(dout)
+        return dout
+    first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
+    for layer in reversed(layers[first + 1:]):
         dout = layer.backward(dout)
-    return dout
+    if first < len(layers):
+        layers[first].backward_params(dout)
+    return None
 
 
 def collect(layers: Iterable[Layer], attr: str) -> dict[str, Array]:

@@ -70,15 +70,18 @@ class Dense(Layer):
         self._W = self._effective_weights(training)
         z = x @ self._W
         if self.use_bias:
-            z = z + self.params["b"]
+            z += self.params["b"]  # z is a fresh array: no second temporary
         return z
 
     def backward(self, dout: Array) -> Array:
+        self.backward_params(dout)
+        return dout @ self._W.T
+
+    def backward_params(self, dout: Array) -> None:
         x = self._cached(self._x)
         self.grads["W"] = self._weight_gradient(x.T @ dout)
         if self.use_bias:
             self.grads["b"] = self.xp.sum(dout, axis=0)
-        return dout @ self._W.T
 
     def get_config(self) -> dict[str, Any]:
         return {"units": self.units, "use_bias": self.use_bias,

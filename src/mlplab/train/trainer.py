@@ -130,7 +130,7 @@ class Trainer:
         model, loss = self.model, self.loss
         out = forward_chain(model.layers, x, True)
         value, dout = loss.value_and_grad(out, y, sample_weight)
-        model.backward(dout)
+        model.backward(dout, input_grad=False)
         params = self.params()
         grads = penalty_grads(self.penalties, params, self.grads())
         updates, self.opt_state = self._update.update(grads, self.opt_state, params)
@@ -275,7 +275,7 @@ class Trainer:
             assign_flat(params, w)
             out = forward_chain(model.layers, X, True)
             value, dout = loss.value_and_grad(out, y, sw)
-            model.backward(dout)
+            model.backward(dout, input_grad=False)
             grads = penalty_grads(self.penalties, params, self.grads())
             value = float(value)
             last.update(w=np.array(w, copy=True), value=value, out=out)
