@@ -200,22 +200,26 @@ def gemm_peak(size: int, rng) -> float:
 
 
 def gemm_floor(config: Config, n: int, n_features: int, rng) -> float:
-    """Seconds per epoch the step's matrix products alone take, each shape timed alone with the
-    operand layouts a backward pass has (x^T delta and delta W^T are transposed views)."""
+    """Seconds per epoch that the matrix products of the training steps alone take: one step's
+    products (forward z = xW, backward dW = x^T delta and dx = delta W^T but the first layer's,
+    with the operand layouts a backward pass has), run back to back with nothing between them,
+    timed over repeated steps, times the steps per epoch."""
     bs = config.batch_size
     widths = config.widths(n_features)
-    per_step = 0.0
-    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
-        x = rng.random((bs, fan_in), dtype=np.float32)
-        W = rng.random((fan_in, fan_out), dtype=np.float32)
-        d = rng.random((bs, fan_out), dtype=np.float32)
-        z, dW, dx = (np.empty((bs, fan_out), np.float32), np.empty((fan_in, fan_out), np.float32),
-                     np.empty((bs, fan_in), np.float32))
-        per_step += time_op(lambda: np.matmul(x, W, out=z), 0.05)
-        per_step += time_op(lambda: np.matmul(x.T, d, out=dW), 0.05)
-        if i > 0:
-            per_step += time_op(lambda: np.matmul(d, W.T, out=dx), 0.05)
-    return per_step * n / bs
+    acts = [rng.random((bs, w), dtype=np.float32) for w in widths]
+    deltas = [rng.random((bs, w), dtype=np.float32) for w in widths]
+    Ws = [rng.random((a, b), dtype=np.float32) for a, b in zip(widths[:-1], widths[1:])]
+    dWs = [np.empty_like(W) for W in Ws]
+
+    def step():
+        for i, W in enumerate(Ws):
+            np.matmul(acts[i], W, out=acts[i + 1])
+        for i in reversed(range(len(Ws))):
+            np.matmul(acts[i].T, deltas[i + 1], out=dWs[i])
+            if i > 0:
+                np.matmul(deltas[i + 1], Ws[i].T, out=deltas[i])
+
+    return time_op(step, 0.5) * n / bs
 
 
 # -- peak memory, in a fresh process per row ---------------------------------------------------------

@@ -6,9 +6,11 @@ standard in its main namespace), everything else goes through ``array_api_compat
 """
 from __future__ import annotations
 
-from typing import Any
-
 import importlib
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Sequence
 
 import array_api_compat
 import numpy as np
@@ -145,6 +147,32 @@ def matmul_into(out: Array, a: Array, b: Array) -> Array:
     return out
 
 
+# Large NumPy arrays all start at the same offset within a 4 KiB page, so an elementwise loop
+# that reads one and writes another hits "4K aliasing" (the CPU takes the store for a possible
+# overwrite of the load), which halves its speed. Arrays the hot path keeps (optimizer state,
+# work buffers, gradients) are placed at staggered offsets instead.
+_PAGE, _STAGGER = 4096, 64 * 9  # 9 cache lines apart: no two of 7 slots within 512 bytes
+_slot = [0]
+
+
+def empty_staggered(xp: Namespace, shape: tuple, dtype: Any) -> Array:
+    """An uninitialized array whose start within a page differs from the previous one's."""
+    if not is_numpy(xp) or math.prod(shape) * np.dtype(dtype).itemsize < _PAGE:
+        return xp.empty(shape, dtype=dtype)
+    _slot[0] += 1
+    itemsize = np.dtype(dtype).itemsize
+    offset = (_slot[0] * _STAGGER) % _PAGE
+    raw = np.empty(math.prod(shape) * itemsize + 2 * _PAGE, dtype=np.uint8)
+    start = (-raw.ctypes.data) % _PAGE + offset  # page-aligned, then the offset
+    return raw[start:start + math.prod(shape) * itemsize].view(dtype).reshape(shape)
+
+
+def zeros_staggered(xp: Namespace, shape: tuple, dtype: Any) -> Array:
+    a = empty_staggered(xp, shape, dtype)
+    a[...] = 0
+    return a
+
+
 class Scratch:
     """Reusable work arrays by key, reallocated only when the shape, dtype or namespace of the
     array they stand in for changes. Not state: nothing in them survives a step's meaning."""
@@ -156,14 +184,14 @@ class Scratch:
         buf = self._arrays.get(key)
         if (buf is None or buf.shape != a.shape or buf.dtype != a.dtype
                 or type(buf) is not type(a)):
-            buf = self._arrays[key] = get_namespace(a).empty_like(a)
+            buf = self._arrays[key] = empty_staggered(get_namespace(a), a.shape, a.dtype)
         return buf
 
     def empty(self, key: Any, shape: tuple, like: Array) -> Array:
         buf = self._arrays.get(key)
         if (buf is None or tuple(buf.shape) != tuple(shape) or buf.dtype != like.dtype
                 or type(buf) is not type(like)):
-            buf = self._arrays[key] = get_namespace(like).empty(shape, dtype=like.dtype)
+            buf = self._arrays[key] = empty_staggered(get_namespace(like), shape, like.dtype)
         return buf
 
 
@@ -177,3 +205,82 @@ def flush_tiny(a: Array) -> None:
     xp = get_namespace(a)
     threshold = float(xp.finfo(a.dtype).smallest_normal) * 2.0 ** 24
     a *= xp.astype(xp.abs(a) >= threshold, a.dtype)
+
+
+# -- elementwise kernels over cache-sized chunks, on every core -------------------------------------
+# An optimizer step is a dozen elementwise passes over every parameter: memory-bound, and NumPy
+# runs each on one core. Splitting the arrays into chunks that stay in a core's L2 cache while
+# all the passes run over them, and spreading the chunks over threads (NumPy releases the GIL
+# inside ufuncs), makes Adam on a 3-million-parameter network ~5x faster. Elementwise kernels give
+# bit-identical results however the arrays are split, so runs stay reproducible.
+
+#: elements per chunk (float32: 512 KiB per array)
+CHUNK = 1 << 17
+_pool: dict[str, Any] = {"threads": None, "executor": None, "pid": None}
+
+
+def set_num_threads(n: int | None) -> None:
+    """Threads for elementwise optimizer work (``None``: ``$MLPLAB_NUM_THREADS``, else 1).
+
+    One by default: after each matrix product OpenBLAS's worker threads spin for a while
+    (``OPENBLAS_THREAD_TIMEOUT``, about 0.1 s by default) and take the cores a second pool
+    would need, which makes more threads slower. With a short spin (``OPENBLAS_THREAD_TIMEOUT=4``
+    set before NumPy loads) or an MKL NumPy, 2 threads make Adam on a 3-million-parameter
+    network about 1.6x faster. BLAS threads are the BLAS's (see ``threadpoolctl``).
+    """
+    if n is not None and (not isinstance(n, int) or n < 1):
+        raise ValueError(f"set_num_threads: n must be a positive int or None, got {n!r}")
+    _pool.update(threads=n, executor=None, pid=None)
+
+
+def get_num_threads() -> int:
+    n = _pool["threads"]
+    if n is None:
+        n = int(os.environ.get("MLPLAB_NUM_THREADS") or 1)
+    return max(1, n)
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    # a pool inherited through fork has no threads: make a new one in a new process
+    if _pool["executor"] is None or _pool["pid"] != os.getpid() or \
+            _pool["executor"]._max_workers < workers:
+        _pool.update(executor=ThreadPoolExecutor(workers, thread_name_prefix="mlplab"),
+                     pid=os.getpid())
+    return _pool["executor"]
+
+
+def _run_tasks(kernel: Callable, tasks: list, args: tuple) -> None:
+    for arrays in tasks:
+        kernel(*arrays, *args)
+
+
+def foreach(kernel: Callable[..., None], groups: Sequence[tuple[Array, ...]], *args: Any) -> None:
+    """``kernel(*arrays, *args)`` for every tuple of same-shape ``arrays`` (updated in place).
+
+    C-contiguous NumPy arrays larger than :data:`CHUNK` are cut into matching flat chunks, and
+    the chunks are shared among :func:`get_num_threads` threads; anything else runs as whole
+    arrays in this thread. ``kernel`` must be elementwise (no reductions across entries).
+    """
+    tasks: list = []
+    numpy_only, total = True, 0
+    for arrays in groups:
+        if all(type(a) is np.ndarray and a.flags.c_contiguous and a.shape == arrays[0].shape
+               for a in arrays):
+            size = arrays[0].size
+            total += size
+            if size > CHUNK:
+                flat = [a.reshape(-1) for a in arrays]
+                tasks.extend(tuple(f[i:i + CHUNK] for f in flat) for i in range(0, size, CHUNK))
+                continue
+        else:
+            numpy_only = False
+        tasks.append(arrays)
+    workers = min(get_num_threads(), len(tasks)) if numpy_only and total > 2 * CHUNK else 1
+    if workers <= 1:
+        _run_tasks(kernel, tasks, args)
+        return
+    pool = _executor(workers - 1)
+    futures = [pool.submit(_run_tasks, kernel, tasks[i::workers], args) for i in range(1, workers)]
+    _run_tasks(kernel, tasks[0::workers], args)
+    for f in futures:
+        f.result()

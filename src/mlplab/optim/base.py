@@ -15,26 +15,109 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from .._typing import Array, Grads, Params
-from ..backend import get_namespace, to_numpy
+from ..backend import Scratch, foreach, get_namespace, to_numpy
 
 State = Any
 Updates = dict[str, Array]
 
 
+class Elementwise(NamedTuple):
+    """How a transform's update runs as one elementwise kernel per parameter array, so that
+    :func:`chain` can fuse a whole chain, and :func:`update_and_apply` the step ``w += u``, into a
+    single sweep (each chunk of the arrays passes through every kernel while it is in cache).
+
+    ``prepare(state) -> (state, args)`` advances the per-step scalars once per update;
+    ``state_arrays(state, key)`` gives the state arrays of one parameter, in kernel order;
+    ``kernel(g, u, *state_arrays, *args)`` returns the update for ``g`` (written into ``u``, or
+    an array of its own such as the velocity), and must work when ``u`` is ``g``;
+    ``finish(state)`` runs after the sweep (e.g. flushing tiny values); ``scratch`` holds ``u``.
+    """
+    prepare: Callable[[Any], tuple[Any, tuple]]
+    state_arrays: Callable[[Any, str], tuple]
+    kernel: Callable[..., Array]
+    finish: Callable[[Any], None] | None
+    scratch: Scratch
+    n_arrays: int  # how many state arrays ``state_arrays`` gives per parameter
+
+
 class Transform(NamedTuple):
     """An update rule: ``init(params) -> state``, ``update(grads, state, params) -> (updates, state)``.
 
-    ``spec`` (``{"name", "config"}``) lets a named optimizer be saved and rebuilt.
+    ``spec`` (``{"name", "config"}``) lets a named optimizer be saved and rebuilt;
+    ``elementwise`` (optional) lets it be fused with its neighbours and the step.
     """
     init: Callable[[Params], State]
     update: Callable[[Grads, State, Params], tuple[Updates, State]]
     spec: dict | None = None
+    elementwise: Elementwise | None = None
+
+    def _with_sweep(self) -> "Transform":
+        """This transform with ``update`` running its ``elementwise`` description."""
+        ew = self.elementwise
+        return self._replace(update=lambda grads, state, params: _sweep(ew, grads, state))
+
+
+def elementwise_transform(init: Callable, prepare: Callable, arrays: tuple[str, ...],
+                          kernel: Callable, finish: Callable | None = None,
+                          spec: dict | None = None) -> Transform:
+    """A Transform from an elementwise kernel over the state dicts named by ``arrays``."""
+    ew = Elementwise(prepare, lambda state, k: tuple(state[name][k] for name in arrays), kernel,
+                     finish, Scratch(), len(arrays))
+    return Transform(init, None, spec, ew)._with_sweep()
+
+
+def _sweep(ew: Elementwise, grads: Grads, state: State, params: Params | None = None):
+    """Run ``ew`` once over every parameter: (updates, state), or with ``params`` also
+    w <- w + u in the same sweep (then the updates are not kept)."""
+    state, args = ew.prepare(state)
+    scratch = ew.scratch
+    if params is None:
+        out = {k: scratch.like(k, g) for k, g in grads.items()}
+        foreach(_to_updates, [(g, out[k], *ew.state_arrays(state, k)) for k, g in grads.items()],
+                ew.kernel, args)
+    else:
+        out = None
+        foreach(_to_params, [(g, scratch.like(k, g), params[k], *ew.state_arrays(state, k))
+                             for k, g in grads.items()], ew.kernel, args)
+    if ew.finish is not None:
+        ew.finish(state)
+    return out, state
+
+
+def _to_updates(g, u, *rest):
+    *arrays, kernel, args = rest
+    result = kernel(g, u, *arrays, *args)
+    if result is not u:
+        u[...] = result
+
+
+def _to_params(g, u, w, *rest):
+    *arrays, kernel, args = rest
+    w += kernel(g, u, *arrays, *args)
+
+
+def update_and_apply(transform: Transform, grads: Grads, state: State, params: Params) -> State:
+    """``updates, state = transform.update(grads, state, params); apply_updates(params, updates)``
+    in one sweep over the arrays when the transform is elementwise; returns the new state."""
+    if transform.elementwise is None:
+        updates, state = transform.update(grads, state, params)
+        apply_updates(params, updates)
+        return state
+    return _sweep(transform.elementwise, grads, state, params)[1]
 
 
 def chain(*transforms: Transform, spec: dict | None = None) -> Transform:
-    """Apply ``transforms`` in order, each to the previous one's output; state is a tuple."""
+    """Apply ``transforms`` in order, each to the previous one's output; state is a tuple.
+
+    When every transform is elementwise the chain is too, and its update is one fused sweep
+    (the same arithmetic, in the same order, as running them one after another).
+    """
     def init(params):
         return tuple(t.init(params) for t in transforms)
+
+    parts = [t.elementwise for t in transforms]
+    if transforms and all(p is not None for p in parts):
+        return Transform(init, None, spec, _fuse(parts))._with_sweep()
 
     def update(grads, state, params):
         new_state = []
@@ -46,10 +129,39 @@ def chain(*transforms: Transform, spec: dict | None = None) -> Transform:
     return Transform(init, update, spec)
 
 
+def _fuse(parts: list[Elementwise]) -> Elementwise:
+    """One Elementwise running ``parts`` in order on each chunk (state: a tuple, one per part)."""
+    def prepare(state):
+        prepared = [p.prepare(s) for p, s in zip(parts, state)]
+        return tuple(s for s, _ in prepared), (tuple(args for _, args in prepared),)
+
+    def state_arrays(state, k):
+        return tuple(a for p, s in zip(parts, state) for a in p.state_arrays(s, k))
+
+    def kernel(g, u, *rest):
+        *arrays, per_part = rest
+        start, src = 0, g
+        for p, args in zip(parts, per_part):
+            src = p.kernel(src, u, *arrays[start:start + p.n_arrays], *args)
+            start += p.n_arrays
+        return src
+
+    def finish(state):
+        for p, s in zip(parts, state):
+            if p.finish is not None:
+                p.finish(s)
+
+    return Elementwise(prepare, state_arrays, kernel, finish, Scratch(),
+                       sum(p.n_arrays for p in parts))
+
+
+def _add_kernel(p, u):
+    p += u
+
+
 def apply_updates(params: Params, updates: Updates) -> None:
     """w <- w + u for every parameter, in place (so every view of the parameters sees it)."""
-    for k, p in params.items():
-        p += updates[k]
+    foreach(_add_kernel, [(p, updates[k]) for k, p in params.items()])
 
 
 def ravel(arrays: Params) -> np.ndarray:

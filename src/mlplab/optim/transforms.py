@@ -11,16 +11,17 @@ never written. For speed the updates a transform returns live in work buffers it
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
-from ..backend import Scratch, div_into, flush_tiny, get_namespace, mul_into, sqrt_into
+from ..backend import (Scratch, div_into, flush_tiny, foreach, get_namespace, mul_into, sqrt_into,
+                       zeros_staggered)
 from ..errors import check_float
-from .base import Transform
+from .base import Transform, elementwise_transform
 from .schedules import get_schedule
 
 
 def _zeros_like(params):
-    return {k: get_namespace(p).zeros_like(p) for k, p in params.items()}
+    return {k: zeros_staggered(get_namespace(p), p.shape, p.dtype) for k, p in params.items()}
 
 
 def _xp(grads):
@@ -29,7 +30,7 @@ def _xp(grads):
 
 def _decay_square(E, g, rho: float, work) -> None:
     """E <- rho E + (1 - rho) g^2 = rho (E - g^2) + g^2, in place, ``work`` a scratch array
-    (the running mean square of RMSProp, AdaDelta and Adam's second moment)."""
+    (the running mean square of RMSProp and AdaDelta)."""
     mul_into(work, g, g)
     E -= work
     E *= rho
@@ -43,33 +44,24 @@ FLUSH_EVERY = 16
 
 def _flush_every(step: int, *states: dict) -> None:
     if step % FLUSH_EVERY == 0:
-        for state in states:
-            for a in state.values():
-                flush_tiny(a)
-
-
-def _decay(m, g, rho: float) -> None:
-    """m <- rho m + (1 - rho) g = rho (m - g) + g, in place, no temporary."""
-    m -= g
-    m *= rho
-    m += g
+        foreach(flush_tiny, [(a,) for state in states for a in state.values()])
 
 
 def scale_by_learning_rate(learning_rate: Any) -> Transform:
     """u = -eta_t * multiplier * g, with eta_t a number or a schedule of the update count t."""
     schedule = get_schedule(learning_rate)
 
-    scratch = Scratch()
-
     def init(params):
         return {"step": 0, "lr_multiplier": 1.0, "learning_rate": float(schedule(0))}
 
-    def update(grads, state, params):
+    def prepare(state):
         lr = float(schedule(state["step"])) * state["lr_multiplier"]
-        state = {**state, "step": state["step"] + 1, "learning_rate": lr}
-        return {k: mul_into(scratch.like(k, g), g, -lr) for k, g in grads.items()}, state
+        return {**state, "step": state["step"] + 1, "learning_rate": lr}, (-lr,)
 
-    return Transform(init, update)
+    def kernel(g, u, scale):
+        return mul_into(u, g, scale)
+
+    return elementwise_transform(init, prepare, (), kernel)
 
 
 def trace(decay: float, nesterov: bool = False) -> Transform:
@@ -83,28 +75,27 @@ def trace(decay: float, nesterov: bool = False) -> Transform:
     def init(params):
         return {"velocity": _zeros_like(params), "t": 0}
 
-    scratch = Scratch()
+    def prepare(state):
+        return {**state, "t": state["t"] + 1}, ()
 
-    def update(grads, state, params):
-        v = state["velocity"]
-        for k, g in grads.items():
-            v[k] *= mu
-            v[k] += g
-        state = {**state, "t": state["t"] + 1}
-        _flush_every(state["t"], v)
-        if nesterov:
-            out = {}
-            for k, g in grads.items():
-                out[k] = mul_into(scratch.like(k, g), v[k], mu)
-                out[k] += g
-            return out, state
-        return dict(v), state
+    def kernel(g, u, v):
+        v *= mu
+        v += g
+        if not nesterov:
+            return v  # no copy: the next kernel (or the caller) reads the velocity itself
+        if u is g:
+            u += v * mu
+            return u
+        mul_into(u, v, mu)
+        u += g
+        return u
 
-    return Transform(init, update)
+    return elementwise_transform(init, prepare, ("velocity",), kernel,
+                                 lambda state: _flush_every(state["t"], state["velocity"]))
 
 
 def scale_by_adagrad(eps: float = 1e-7) -> Transform:
-    """G = G + g^2; u = g / (sqrt(G) + epsilon).
+    """AdaGrad: G += g^2; u = g / (sqrt(G) + epsilon).
 
     References: Duchi, Hazan, Singer, "Adaptive Subgradient Methods" (JMLR 2011).
     """
@@ -113,26 +104,23 @@ def scale_by_adagrad(eps: float = 1e-7) -> Transform:
     def init(params):
         return {"sum_sq": _zeros_like(params)}
 
-    scratch = Scratch()
+    def kernel(g, u, G):
+        if u is g:  # g is needed after G: use temporaries
+            G += g * g
+            u /= get_namespace(G).sqrt(G) + eps
+            return u
+        G += mul_into(u, g, g)
+        sqrt_into(u, G)
+        u += eps
+        return div_into(u, g, u)
 
-    def update(grads, state, params):
-        G = state["sum_sq"]
-        out = {}
-        for k, g in grads.items():
-            u = scratch.like(k, g)
-            G[k] += mul_into(u, g, g)
-            sqrt_into(u, G[k])
-            u += eps
-            out[k] = div_into(u, g, u)
-        return out, state
-
-    return Transform(init, update)
+    return elementwise_transform(init, lambda state: (state, ()), ("sum_sq",), kernel)
 
 
 def scale_by_rms(rho: float = 0.9, eps: float = 1e-8) -> Transform:
-    """E[g^2] = rho E[g^2] + (1 - rho) g^2; u = g / (sqrt(E[g^2]) + epsilon) (RMSProp).
+    """RMSProp: E = rho E + (1 - rho) g^2; u = g / (sqrt(E) + epsilon).
 
-    References: Tieleman & Hinton, Coursera lecture 6.5 (2012).
+    References: Tieleman & Hinton, Coursera lecture 6.5 (2012). PyTorch's default eps is 1e-8.
     """
     rho = check_float("rmsprop", "rho", rho, low=0.0, high=1.0, high_inclusive=False)
     eps = check_float("rmsprop", "eps", eps, low=0.0)
@@ -140,30 +128,29 @@ def scale_by_rms(rho: float = 0.9, eps: float = 1e-8) -> Transform:
     def init(params):
         return {"mean_sq": _zeros_like(params), "t": 0}
 
-    scratch = Scratch()
+    def kernel(g, u, E):
+        if u is g:
+            _decay_square(E, g, rho, g * g)
+            u /= get_namespace(E).sqrt(E) + eps
+            return u
+        _decay_square(E, g, rho, u)
+        sqrt_into(u, E)
+        u += eps
+        return div_into(u, g, u)
 
-    def update(grads, state, params):
-        E = state["mean_sq"]
-        out = {}
-        for k, g in grads.items():
-            u = scratch.like(k, g)
-            _decay_square(E[k], g, rho, u)
-            sqrt_into(u, E[k])
-            u += eps
-            out[k] = div_into(u, g, u)
-        state = {**state, "t": state["t"] + 1}
+    def finish(state):
         if eps > 0:  # with eps = 0 a flushed E would divide by zero
-            _flush_every(state["t"], E)
-        return out, state
+            _flush_every(state["t"], state["mean_sq"])
 
-    return Transform(init, update)
+    return elementwise_transform(init, lambda state: ({**state, "t": state["t"] + 1}, ()),
+                                 ("mean_sq",), kernel, finish)
 
 
 def scale_by_adadelta(rho: float = 0.95, eps: float = 1e-6) -> Transform:
-    """E[g^2] = rho E[g^2] + (1-rho) g^2; dx = -sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps) g;
-    E[dx^2] = rho E[dx^2] + (1-rho) dx^2. Returns -dx (the learning rate, 1 by default, negates).
+    """AdaDelta: E = rho E + (1-rho) g^2; d = sqrt(D + eps) / sqrt(E + eps) * g;
+    D = rho D + (1-rho) d^2; u = d. No global learning rate is needed (chain it with 1.0).
 
-    References: Zeiler, "ADADELTA: An Adaptive Learning Rate Method" (2012).
+    References: Zeiler, "ADADELTA: An Adaptive Learning Rate Method" (arXiv:1212.5701, 2012).
     """
     rho = check_float("adadelta", "rho", rho, low=0.0, high=1.0, high_inclusive=False)
     eps = check_float("adadelta", "eps", eps, low=0.0, low_inclusive=False)
@@ -171,26 +158,29 @@ def scale_by_adadelta(rho: float = 0.95, eps: float = 1e-6) -> Transform:
     def init(params):
         return {"mean_sq": _zeros_like(params), "mean_sq_delta": _zeros_like(params), "t": 0}
 
-    scratch = Scratch()
+    def kernel(g, d, E, D):
+        xp = get_namespace(E)
+        work = g * g
+        E -= work
+        E *= rho
+        E += work
+        ratio = xp.sqrt(D + eps)
+        ratio /= xp.sqrt(E + eps)
+        mul_into(d, ratio, g)
+        _decay_square(D, d, rho, work)
+        return d
 
-    def update(grads, state, params):
-        xp, E, D = _xp(grads), state["mean_sq"], state["mean_sq_delta"]
-        out = {}
-        for k, g in grads.items():
-            _decay_square(E[k], g, rho, scratch.like(k, g))
-            d = xp.sqrt(D[k] + eps) / xp.sqrt(E[k] + eps) * g
-            _decay_square(D[k], d, rho, scratch.like(k, g))
-            out[k] = d
-        state = {**state, "t": state["t"] + 1}
-        _flush_every(state["t"], E, D)
-        return out, state
-
-    return Transform(init, update)
+    return elementwise_transform(
+        init, lambda state: ({**state, "t": state["t"] + 1}, ()), ("mean_sq", "mean_sq_delta"),
+        kernel, lambda state: _flush_every(state["t"], state["mean_sq"], state["mean_sq_delta"]))
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Transform:
-    """m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; u = m_hat / (sqrt(v_hat) + epsilon) with the
-    bias corrections m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t).
+    """Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; u = m_hat / (sqrt(v_hat) + epsilon)
+    with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t).
+
+    The state keeps the undivided sums ``m_sum = m / (1 - b1)`` and ``v_sum = v / (1 - b2)``
+    (m_sum = b1 m_sum + g: two passes instead of three; the constants fold into one scale).
 
     References: Kingma & Ba, "Adam: A Method for Stochastic Optimization" (ICLR 2015).
     """
@@ -199,37 +189,37 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tran
     eps = check_float("adam", "eps", eps, low=0.0)
 
     def init(params):
-        return {"m": _zeros_like(params), "v": _zeros_like(params), "t": 0}
+        return {"m_sum": _zeros_like(params), "v_sum": _zeros_like(params), "t": 0}
 
-    scratch = Scratch()
-
-    def update(grads, state, params):
-        m, v = state["m"], state["v"]
+    def prepare(state):
         t = state["t"] + 1
-        c1, c2 = 1.0 - b1 ** t, math.sqrt(1.0 - b2 ** t)  # Python floats: no float64 upcast
-        out = {}
-        for k, g in grads.items():
-            u = scratch.like(k, g)
-            _decay(m[k], g, b1)
-            _decay_square(v[k], g, b2, u)
-            # m_hat / (sqrt(v_hat) + eps) = (c2 / c1) m / (sqrt(v) + c2 eps): four passes
-            sqrt_into(u, v[k])
-            u += c2 * eps
-            div_into(u, m[k], u)
-            u *= c2 / c1
-            out[k] = u
-        _flush_every(t, m, *([v] if eps > 0 else []))  # eps = 0: a flushed v would divide by 0
-        return out, {**state, "t": t}
+        # m_hat / (sqrt(v_hat) + eps) = a m_sum / (sqrt(v_sum) + e) with Python-float constants
+        # (no float64 upcast): a = (1-b1)/c1 * c2/sqrt(1-b2), e = eps c2 / sqrt(1-b2)
+        c1, c2, r2 = 1.0 - b1 ** t, math.sqrt(1.0 - b2 ** t), math.sqrt(1.0 - b2)
+        return {**state, "t": t}, ((1.0 - b1) / c1 * c2 / r2, eps * c2 / r2)
 
-    return Transform(init, update)
+    def kernel(g, u, m, v, a, e):
+        m *= b1
+        m += g
+        v *= b2
+        v += mul_into(u, g, g)  # u may be g: g is not needed after this
+        sqrt_into(u, v)
+        u += e
+        div_into(u, m, u)
+        u *= a
+        return u
+
+    def finish(state):
+        _flush_every(state["t"], state["m_sum"], *([state["v_sum"]] if eps > 0 else []))
+
+    return elementwise_transform(init, prepare, ("m_sum", "v_sum"), kernel, finish)
 
 
 def clip(max_abs: float) -> Transform:
     """Clip every gradient entry to [-c, c]."""
     c = check_float("clip", "max_abs", max_abs, low=0.0, low_inclusive=False)
-    return Transform(lambda params: {},
-                     lambda grads, state, params: (
-                         {k: _xp(grads).clip(g, min=-c, max=c) for k, g in grads.items()}, state))
+    return elementwise_transform(lambda params: {}, lambda state: (state, ()), (),
+                                 lambda g, u: get_namespace(g).clip(g, min=-c, max=c))
 
 
 def clip_by_global_norm(max_norm: float) -> Transform:

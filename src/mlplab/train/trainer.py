@@ -16,8 +16,9 @@ from ..errors import check_generator, check_positive_int
 from ..losses import get_loss
 from ..layers.base import forward_chain
 from ..network import Sequential
-from ..optim import (Solver, apply_updates, assign_flat, chain, clip, clip_by_global_norm,
-                     current_learning_rate, get_optimizer, ravel)
+from ..optim import (Solver, assign_flat, chain, clip, clip_by_global_norm,
+                     current_learning_rate, get_optimizer, ravel,
+                     update_and_apply)
 from ..regularizers import MaxNorm, Penalty, penalty_grads
 from ..data.batching import minibatch_indices
 from .callbacks import Callback, History, ProgressBar
@@ -133,8 +134,7 @@ class Trainer:
         model.backward(dout, input_grad=False)
         params = self.params()
         grads = penalty_grads(self.penalties, params, self.grads())
-        updates, self.opt_state = self._update.update(grads, self.opt_state, params)
-        apply_updates(params, updates)
+        self.opt_state = update_and_apply(self._update, grads, self.opt_state, params)
         for c in self.constraints:
             c.apply(params)
         self.step += 1
