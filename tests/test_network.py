@@ -97,3 +97,23 @@ def test_eval_mode_is_deterministic_and_training_mode_draws(rng):
     x = rng.standard_normal((5, 3))
     np.testing.assert_array_equal(m.forward(x), m.forward(x))
     assert not np.array_equal(m.forward(x, training=True), m.forward(x, training=True))
+
+
+def test_backward_without_input_gradient(rng):
+    """Training's backward (input_grad=False) gives the same parameter gradients as the full one,
+    returns None, and skips the parameter-free layers before the first trained layer."""
+    from mlplab import Dropout
+    m = Sequential([Dropout(0.2), Dense(6), Tanh(), Dense(3)])
+    m.build(4, rng=rng)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    dout = rng.standard_normal((5, 3)).astype(np.float32)
+    m.forward(x, training=True)
+    dx = m.backward(dout)
+    full = {k: v.copy() for k, v in m.grads().items()}
+    assert dx.shape == (5, 4)
+    called = []
+    m.layers[0].backward = lambda d: called.append(d)
+    assert m.backward(dout, input_grad=False) is None
+    assert not called
+    for k, v in m.grads().items():
+        np.testing.assert_array_equal(v, full[k])

@@ -139,3 +139,98 @@ def test_optimizer_errors():
         optim.sgd(-0.1)
     with pytest.raises(TypeError, match="optimizer 'sgd': bad config"):
         optim.get_optimizer({"name": "sgd", "config": {"lr": 0.1}})
+
+
+# -- fused elementwise sweeps: the same arithmetic as the transforms run one by one -----------------
+
+def _one_by_one(*transforms):
+    """The chain's transforms run as separate updates (the unfused reference)."""
+    def init(params):
+        return tuple(t.init(params) for t in transforms)
+
+    def update(grads, state, params):
+        new = []
+        for t, s in zip(transforms, state):
+            grads, s = t.update(grads, s, params)
+            new.append(s)
+        return grads, tuple(new)
+    return init, update
+
+
+FUSABLE = {
+    "adam": lambda: optim.scale_by_adam(),
+    "rms": lambda: optim.scale_by_rms(0.9),
+    "adagrad": lambda: optim.scale_by_adagrad(),
+    "adadelta": lambda: optim.scale_by_adadelta(),
+    "momentum": lambda: optim.trace(0.9),
+    "nesterov": lambda: optim.trace(0.9, nesterov=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUSABLE))
+def test_fused_chain_equals_transforms_one_by_one(name, rng):
+    """clip -> T -> learning rate, fused into one chunked sweep (so T reads the buffer it writes),
+    and fused with w += u, gives bit-identical parameters to the unfused updates; arrays larger
+    than a chunk exercise the chunking."""
+    from mlplab.backend import CHUNK
+    shapes = {"W": (CHUNK // 100 + 7, 150), "b": (150,)}
+    params = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    ref_params = {k: v.copy() for k, v in params.items()}
+    fused = optim.chain(optim.clip(0.5), FUSABLE[name](), optim.scale_by_learning_rate(0.01))
+    assert fused.elementwise is not None
+    init, update = _one_by_one(optim.clip(0.5), FUSABLE[name](), optim.scale_by_learning_rate(0.01))
+    state, ref_state = fused.init(params), init(ref_params)
+    for _ in range(20):
+        grads = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+        before = {k: g.copy() for k, g in grads.items()}
+        state = optim.update_and_apply(fused, grads, state, params)
+        updates, ref_state = update(grads, ref_state, ref_params)
+        optim.apply_updates(ref_params, updates)
+        for k in grads:
+            np.testing.assert_array_equal(grads[k], before[k])  # gradients are never written
+    for k in params:
+        np.testing.assert_array_equal(params[k], ref_params[k])
+
+
+def test_threads_and_chunks_do_not_change_results(rng):
+    """Adam on an array of several chunks: 1 thread, 2 threads and a non-contiguous gradient
+    (whole-array path) give bit-identical parameters; and they match torch.optim.Adam."""
+    from mlplab import backend
+    W0 = rng.standard_normal((700, 400))
+    grads = [rng.standard_normal((700, 400)) for _ in range(10)]
+    results = []
+    for threads, transpose in ((1, False), (2, False), (2, True)):
+        backend.set_num_threads(threads)
+        try:
+            opt, params = optim.adam(0.01), {"W": W0.copy()}
+            state = opt.init(params)
+            for g in grads:
+                g = np.asfortranarray(g) if transpose else g  # not C-contiguous: no chunks
+                state = optim.update_and_apply(opt, {"W": g}, state, params)
+            results.append(params["W"])
+        finally:
+            backend.set_num_threads(None)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
+    w = torch.tensor(W0, requires_grad=True)
+    topt = torch.optim.Adam([w], lr=0.01)
+    for g in grads:
+        w.grad = torch.tensor(g)
+        topt.step()
+    np.testing.assert_allclose(results[0], w.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_set_num_threads_rejects_bad_values():
+    from mlplab import backend
+    with pytest.raises(ValueError, match="positive int"):
+        backend.set_num_threads(0)
+
+
+def test_staggered_arrays_start_at_different_page_offsets():
+    from mlplab.backend import empty_staggered, zeros_staggered
+    arrays = [zeros_staggered(np, (300, 200), np.float32) for _ in range(7)]
+    offsets = {a.ctypes.data % 4096 for a in arrays}
+    assert len(offsets) == 7 and all(o % 64 == 0 for o in offsets)
+    assert all(a.shape == (300, 200) and a.dtype == np.float32 and not a.any() for a in arrays)
+    a = empty_staggered(np, (5, 3), np.float64)  # small: a plain array
+    assert a.shape == (5, 3) and a.flags.c_contiguous
