@@ -87,13 +87,22 @@ def _relu_backward(dout, z, a):
 _register("relu", _relu, _relu_backward)
 
 
+def _leaky_slope(z, alpha):
+    """1 where z > 0, else alpha, as a float array (a multiply, not where(): see _relu_backward)."""
+    xp = get_namespace(z)
+    slope = xp.astype(z > 0, z.dtype)
+    slope *= 1.0 - alpha if isinstance(alpha, float) else xp.astype(1.0 - alpha, z.dtype)
+    slope += alpha
+    return slope
+
+
 def _leaky_relu(z, alpha=0.01):
     """a = z if z > 0 else alpha * z (alpha may be an array: PReLU's learned slopes)."""
-    return get_namespace(z).where(z > 0, z, alpha * z)
+    return z * _leaky_slope(z, alpha)
 
 
 def _leaky_relu_backward(dout, z, a, alpha=0.01):
-    return get_namespace(dout).where(z > 0, dout, alpha * dout)
+    return dout * _leaky_slope(z, alpha)
 
 
 _register("leaky_relu", _leaky_relu, _leaky_relu_backward, alpha=0.01)
