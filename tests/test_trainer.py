@@ -118,6 +118,11 @@ def test_checkpoint_errors(tmp_path, digits):
     with pytest.raises(ValueError, match="not an mlplab checkpoint"):
         t.load(tmp_path / "other.npz")
     assert not list(tmp_path.glob(".tmp-*")), "atomic write left a temporary file"
+    other = Trainer(small_net(), "cross_entropy", "adam", epochs=1, rng=np.random.default_rng(0),
+                    verbose=0)
+    other.fit(Xtr[:10], ytr[:10])
+    with pytest.raises(ValueError, match="optimizer state .* is missing; .* different optimizer"):
+        other.load(path)  # an sgd checkpoint has no Adam moments
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point of the test

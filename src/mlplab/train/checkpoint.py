@@ -14,7 +14,8 @@ from ..backend import to_numpy
 from ..losses import get_loss
 from ..network import Sequential
 
-FORMAT, VERSION = "mlplab-checkpoint", 1
+# version 2: Adam keeps undivided moment sums (m_sum, v_sum) instead of m and v
+FORMAT, VERSION = "mlplab-checkpoint", 2
 
 
 def _flatten(state: Any, prefix: str, arrays: dict, scalars: dict) -> None:
@@ -38,6 +39,9 @@ def _fill(template: Any, prefix: str, arrays: dict, scalars: dict, xp) -> Any:
     if isinstance(template, dict):
         return {k: _fill(s, f"{prefix}{k}/", arrays, scalars, xp) for k, s in template.items()}
     key = prefix.rstrip("/")
+    if key not in (scalars if isinstance(template, (int, float)) else arrays):
+        raise ValueError(f"checkpoint: optimizer state {key!r} is missing; the checkpoint was "
+                         "written for a different optimizer")
     if isinstance(template, (int, float)):
         return type(template)(scalars[key])
     value = arrays[key]
