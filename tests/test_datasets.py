@@ -210,3 +210,9 @@ def test_load_table_reports_missing_values_and_bad_columns(tmp_path):
         load_table(tmp_path / "x.json", target="y")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_table(tmp_path / "nope.csv", target="y")
+
+
+def test_tests_cannot_reach_the_network():
+    import urllib.request
+    with pytest.raises(AssertionError, match="tests must stay offline"):
+        urllib.request.urlopen("https://example.org/")
