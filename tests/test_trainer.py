@@ -134,6 +134,7 @@ def test_terminate_on_nan_restores_last_finite_weights(digits):
     with pytest.warns(mlplab.TrainingDiverged, match=r"in epoch \d+ at learning rate 10000"):
         t.fit(Xtr * 100, ytr)
     assert all(np.all(np.isfinite(v)) for v in t.model.params().values())
+    assert t.stop_reason is not None and t.epoch < 5  # stopped early, not after all epochs
 
 
 def test_reduce_lr_on_plateau_halves_and_stops_at_min():
@@ -156,10 +157,32 @@ def test_penalties_constraints_and_clipping(digits):
                 rng=np.random.default_rng(0), penalties=[mlplab.L2(1e-3)],
                 constraints=[maxnorm], clip_norm=1.0, verbose=0)
     h = t.fit(Xtr, ytr).history
-    assert "penalty" in h and h["penalty"][-1] > 0
-    for k, W in t.model.params().items():
-        if k.endswith("W"):
-            assert np.all(np.linalg.norm(W, axis=0) <= 0.5 + 1e-6)
+    weights = [W for k, W in t.model.params().items() if k.endswith("W")]
+    # the logged penalty is lambda/2 ||W||^2 over the weights (biases excluded) at epoch end
+    assert h["penalty"][-1] == pytest.approx(
+        0.5e-3 * sum(float(np.sum(W.astype(np.float64) ** 2)) for W in weights), rel=1e-4)
+    for W in weights:
+        assert np.all(np.linalg.norm(W, axis=0) <= 0.5 + 1e-6)
+
+
+def test_clip_norm_bounds_the_step(digits):
+    """With sgd(eta) and clip_norm=c, a step moves the parameters by exactly eta * c whenever the
+    gradient's global norm exceeds c (the gradient computed independently, before the step)."""
+    Xtr, _, ytr, _ = digits
+    x, y = Xtr[:64], ytr[:64]
+    t = Trainer(small_net(), "cross_entropy", mlplab.sgd(0.1), clip_norm=0.01,
+                rng=np.random.default_rng(0), verbose=0)
+    t.model.build(x.shape[1], rng=np.random.default_rng(0))
+    before = {k: v.astype(np.float64) for k, v in t.params().items()}
+    out = t.model.forward(x, training=True)
+    _, dout = t.loss.value_and_grad(out, y)
+    t.model.backward(dout)
+    g_norm = np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in t.grads().values()))
+    assert g_norm > 0.01
+    t.opt_state = t._update.init(t.params())
+    t.train_step(x, y)
+    step = np.sqrt(sum(float(np.sum((v - before[k]) ** 2)) for k, v in t.params().items()))
+    assert step == pytest.approx(0.1 * 0.01, rel=1e-4)
 
 
 def test_l2_and_l1_gradients_match_closed_form():
