@@ -26,6 +26,7 @@ ratios compare seconds per epoch measured in the same run; the targets are those
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -33,7 +34,7 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -390,10 +391,9 @@ def main(argv=None) -> int:
     args.memory = args.memory or ("mlplab" if args.quick else "all")
     if args.frameworks is None:
         args.frameworks = ["mlplab", "sklearn32", "sklearn64"]
-        try:
-            import torch  # noqa: F401
+        if importlib.util.find_spec("torch") is not None:
             args.frameworks.insert(1, "torch")
-        except ImportError:
+        else:
             print("(PyTorch not installed: its rows are skipped)", file=sys.stderr)
     result = run(args)
     if args.json:

@@ -139,18 +139,10 @@ def sqrt_into(out: Array, a: Array) -> Array:
     return out
 
 
-def matmul_into(out: Array, a: Array, b: Array) -> Array:
-    """out <- a @ b."""
-    if type(out) is np.ndarray and type(a) is np.ndarray and type(b) is np.ndarray:
-        return np.matmul(a, b, out=out)
-    out[...] = a @ b
-    return out
-
-
 # Large NumPy arrays all start at the same offset within a 4 KiB page, so an elementwise loop
 # that reads one and writes another hits "4K aliasing" (the CPU takes the store for a possible
 # overwrite of the load), which halves its speed. Arrays the hot path keeps (optimizer state,
-# work buffers, gradients) are placed at staggered offsets instead.
+# work buffers) are placed at staggered offsets instead.
 _PAGE, _STAGGER = 4096, 64 * 9  # 9 cache lines apart: no two of 7 slots within 512 bytes
 _slot = [0]
 
@@ -187,13 +179,6 @@ class Scratch:
             buf = self._arrays[key] = empty_staggered(get_namespace(a), a.shape, a.dtype)
         return buf
 
-    def empty(self, key: Any, shape: tuple, like: Array) -> Array:
-        buf = self._arrays.get(key)
-        if (buf is None or tuple(buf.shape) != tuple(shape) or buf.dtype != like.dtype
-                or type(buf) is not type(like)):
-            buf = self._arrays[key] = empty_staggered(get_namespace(like), shape, like.dtype)
-        return buf
-
 
 def flush_tiny(a: Array) -> None:
     """Set entries below tiny * 2^24 in magnitude to 0, in place.
@@ -208,11 +193,11 @@ def flush_tiny(a: Array) -> None:
 
 
 # -- elementwise kernels over cache-sized chunks, on every core -------------------------------------
-# An optimizer step is a dozen elementwise passes over every parameter: memory-bound, and NumPy
-# runs each on one core. Splitting the arrays into chunks that stay in a core's L2 cache while
-# all the passes run over them, and spreading the chunks over threads (NumPy releases the GIL
-# inside ufuncs), makes Adam on a 3-million-parameter network ~5x faster. Elementwise kernels give
-# bit-identical results however the arrays are split, so runs stay reproducible.
+# An optimizer step is several elementwise passes over every parameter, one NumPy ufunc each.
+# Splitting the arrays into chunks keeps a chunk in cache while all the passes of a step run
+# over it, and the chunks can be shared among threads (NumPy releases the GIL inside ufuncs; see
+# set_num_threads for why the default is one). Elementwise kernels give bit-identical results
+# however the arrays are split, so runs stay reproducible.
 
 #: elements per chunk (float32: 512 KiB per array)
 CHUNK = 1 << 17
@@ -226,7 +211,7 @@ def set_num_threads(n: int | None) -> None:
     (``OPENBLAS_THREAD_TIMEOUT``, about 0.1 s by default) and take the cores a second pool
     would need, which makes more threads slower. With a short spin (``OPENBLAS_THREAD_TIMEOUT=4``
     set before NumPy loads) or an MKL NumPy, 2 threads make Adam on a 3-million-parameter
-    network about 1.6x faster. BLAS threads are the BLAS's (see ``threadpoolctl``).
+    network faster (measure: small networks can get slower). BLAS threads are the BLAS's (see ``threadpoolctl``).
     """
     if n is not None and (not isinstance(n, int) or n < 1):
         raise ValueError(f"set_num_threads: n must be a positive int or None, got {n!r}")

@@ -51,10 +51,9 @@ class Transform(NamedTuple):
     spec: dict | None = None
     elementwise: Elementwise | None = None
 
-    def _with_sweep(self) -> "Transform":
-        """This transform with ``update`` running its ``elementwise`` description."""
-        ew = self.elementwise
-        return self._replace(update=lambda grads, state, params: _sweep(ew, grads, state))
+
+def _from_elementwise(init: Callable, ew: Elementwise, spec: dict | None) -> Transform:
+    return Transform(init, lambda grads, state, params: _sweep(ew, grads, state), spec, ew)
 
 
 def elementwise_transform(init: Callable, prepare: Callable, arrays: tuple[str, ...],
@@ -63,7 +62,7 @@ def elementwise_transform(init: Callable, prepare: Callable, arrays: tuple[str, 
     """A Transform from an elementwise kernel over the state dicts named by ``arrays``."""
     ew = Elementwise(prepare, lambda state, k: tuple(state[name][k] for name in arrays), kernel,
                      finish, Scratch(), len(arrays))
-    return Transform(init, None, spec, ew)._with_sweep()
+    return _from_elementwise(init, ew, spec)
 
 
 def _sweep(ew: Elementwise, grads: Grads, state: State, params: Params | None = None):
@@ -117,7 +116,7 @@ def chain(*transforms: Transform, spec: dict | None = None) -> Transform:
 
     parts = [t.elementwise for t in transforms]
     if transforms and all(p is not None for p in parts):
-        return Transform(init, None, spec, _fuse(parts))._with_sweep()
+        return _from_elementwise(init, _fuse(parts), spec)
 
     def update(grads, state, params):
         new_state = []

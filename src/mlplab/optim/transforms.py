@@ -4,16 +4,16 @@ Each returns a :class:`~mlplab.optim.base.Transform`. Updates of the ``scale_by_
 are *directions*; :func:`scale_by_learning_rate` multiplies by ``-eta`` last, except in momentum
 methods where, as in the classic formulation ``v = mu v - eta g``, the rate is applied first.
 Per the package rule, state arrays are updated in place and returned; received gradients are
-never written. For speed the updates a transform returns live in work buffers it reuses (see
-:class:`~mlplab.backend.Scratch`): they are valid until its next ``update`` call, which is all
-``apply_updates`` needs.
+never written. Elementwise transforms are an :class:`~mlplab.optim.base.Elementwise` kernel
+(``chain`` fuses them into one sweep); the updates they return live in work buffers they reuse,
+valid until the next ``update`` call, which is all ``apply_updates`` needs.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any
 
-from ..backend import (Scratch, div_into, flush_tiny, foreach, get_namespace, mul_into, sqrt_into,
+from ..backend import (div_into, flush_tiny, foreach, get_namespace, mul_into, sqrt_into,
                        zeros_staggered)
 from ..errors import check_float
 from .base import Transform, elementwise_transform
