@@ -139,6 +139,14 @@ def sqrt_into(out: Array, a: Array) -> Array:
     return out
 
 
+def matmul_into(out: Array, a: Array, b: Array) -> Array:
+    """out <- a @ b (NumPy: straight into ``out``; other namespaces: a new array, then a copy)."""
+    if type(out) is np.ndarray and type(a) is np.ndarray and type(b) is np.ndarray:
+        return np.matmul(a, b, out=out)
+    out[...] = a @ b
+    return out
+
+
 # Large NumPy arrays all start at the same offset within a 4 KiB page, so an elementwise loop
 # that reads one and writes another hits "4K aliasing" (the CPU takes the store for a possible
 # overwrite of the load), which halves its speed. Arrays the hot path keeps (optimizer state,

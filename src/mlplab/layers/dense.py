@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._typing import Array
-from ..backend import numpy_dtype
+from ..backend import Scratch, matmul_into, numpy_dtype
 from ..errors import check_positive_int, check_rate
 from ..initializers import SYMMETRIC, get_initializer, initializer_name, serialize_initializer
 from .base import Layer, register_layer
@@ -54,6 +54,7 @@ class Dense(Layer):
         if self.use_bias:
             self.params["b"] = get_initializer(self.bias_initializer)((self.units,), **kw)
         self.grads = {}
+        self._buffers = Scratch()
         return self.units
 
     def _effective_weights(self, training: bool) -> Array:
@@ -79,7 +80,10 @@ class Dense(Layer):
 
     def backward_params(self, dout: Array) -> None:
         x = self._cached(self._x)
-        self.grads["W"] = self._weight_gradient(x.T @ dout)
+        # dW goes into the same buffer every step (like PyTorch's .grad): a fresh (fan_in,
+        # fan_out) array per step costs page faults and zeroing that rival the product itself
+        dW = matmul_into(self._buffers.like("W", self.params["W"]), x.T, dout)
+        self.grads["W"] = self._weight_gradient(dW)
         if self.use_bias:
             # db = 1^T delta: as a matrix-vector product it is ~3x faster than sum(axis=0)
             xp = self.xp
