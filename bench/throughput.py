@@ -8,7 +8,8 @@ eta = 1e-3, no weight decay) on the same Fashion-MNIST-shaped data: the real tra
 (60,000 x 784, pixels scaled to [0, 1]) when it is installed, otherwise seeded synthetic data
 of that shape. Per configuration, each framework first trains one warm-up epoch; then the timed
 epochs are interleaved (mlplab, PyTorch, scikit-learn, mlplab, ...) so that the machine's drift
-from minute to minute hits all of them alike, and each one's median is reported.
+from minute to minute hits all of them alike, and each one's median is reported: 3 rounds, or
+as many as fit in about 30 s (at most 15) for the fast configurations.
 
 - mlplab: ``Trainer.fit`` for one more epoch (its input check included), float32.
 - PyTorch: the usual eager loop (``randperm``, index the batch, forward, ``cross_entropy``,
@@ -290,13 +291,19 @@ def run(args) -> dict:
     print(f"data: {source}, {n} x {d}; threads: {args.threads}; float32 GEMM peak "
           f"{peak:.0f} GFLOP/s", flush=True)
     result = {"data": source, "n": n, "threads": args.threads, "gemm_peak_gflops": peak,
-              "repeats": args.repeats, "configs": []}
+              "min_repeats": args.repeats, "configs": []}
     for config in configs:
         runners = make_runners(args.frameworks, X, y, config, seed=0)
+        start = time.perf_counter()
         for r in runners:  # warm-up: first-touch allocation, BLAS threads, caches
             r.epoch()
+        round_s = time.perf_counter() - start
+        # fast configurations get more rounds (about 30 s of timing, at most 15 rounds): their
+        # ratios are the ones near the targets, and a median of 3 short epochs is noisy here
+        repeats = max(args.repeats, min(15, int(30 / max(round_s, 1e-9)))) if not args.quick \
+            else args.repeats
         times: dict[str, list[float]] = {r.name: [] for r in runners}
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             for r in runners:
                 start = time.perf_counter()
                 r.epoch()
@@ -367,7 +374,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
     parser.add_argument("--data", choices=["auto", "fashion-mnist", "synthetic"], default=None)
     parser.add_argument("--n", type=int, default=None, help="use the first n examples")
-    parser.add_argument("--repeats", type=int, default=None, help="timed epochs (default 3)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed epochs, at least (default 3; more for fast configurations)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--frameworks", nargs="+", default=None,
                         choices=["mlplab", "torch", "torch-fused", "sklearn32", "sklearn64"])
