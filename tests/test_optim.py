@@ -167,8 +167,19 @@ FUSABLE = {
 }
 
 
+@pytest.fixture(params=[False, True], ids=["numpy-kernels", "compiled-kernels"])
+def kernel_kind(request):
+    """Run a test with NumPy kernels, then with compiled ones (skipped without numba)."""
+    from mlplab import backend
+    if request.param:
+        pytest.importorskip("numba")
+    backend.set_compiled_kernels(request.param)
+    yield request.param
+    backend.set_compiled_kernels(None)
+
+
 @pytest.mark.parametrize("name", sorted(FUSABLE))
-def test_fused_chain_equals_transforms_one_by_one(name, rng):
+def test_fused_chain_equals_transforms_one_by_one(name, rng, kernel_kind):
     """clip -> T -> learning rate, fused into one chunked sweep (so T reads the buffer it writes),
     and fused with w += u, gives bit-identical parameters to the unfused updates; arrays larger
     than a chunk exercise the chunking."""
@@ -192,7 +203,7 @@ def test_fused_chain_equals_transforms_one_by_one(name, rng):
         np.testing.assert_array_equal(params[k], ref_params[k])
 
 
-def test_threads_and_chunks_do_not_change_results(rng):
+def test_threads_and_chunks_do_not_change_results(rng, kernel_kind):
     """Adam on an array of several chunks: 1 thread, 2 threads and a non-contiguous gradient
     (whole-array path) give bit-identical parameters; and they match torch.optim.Adam."""
     from mlplab import backend

@@ -277,3 +277,44 @@ def foreach(kernel: Callable[..., None], groups: Sequence[tuple[Array, ...]], *a
     _run_tasks(kernel, tasks[0::workers], args)
     for f in futures:
         f.result()
+
+
+# -- compiled kernels (optional: numba) --------------------------------------------------------------
+# NumPy runs an elementwise formula one ufunc at a time, each a pass over memory; a compiled loop
+# does the whole formula per element in registers. With numba installed (``pip install
+# mlplab[fast]``) optimizers run their fused per-element rule compiled; the NumPy kernels remain
+# the reference, and both give the same bits (same float operations in the same order, no FMA).
+_compiled: dict[str, Any] = {"enabled": None, "numba": None}
+
+
+def set_compiled_kernels(enabled: bool | None) -> None:
+    """Use compiled (numba) kernels when numba is installed: ``True``/``False``, or ``None`` for
+    the default (on, unless ``$MLPLAB_COMPILED`` is ``0``). Results are identical either way."""
+    if enabled is not None and not isinstance(enabled, bool):
+        raise ValueError(f"set_compiled_kernels: enabled must be True, False or None, "
+                         f"got {enabled!r}")
+    _compiled["enabled"] = enabled
+
+
+def compiled_kernels() -> bool:
+    """Whether compiled kernels are on and numba can be imported (imported on first ask, so
+    ``import mlplab`` stays light)."""
+    enabled = _compiled["enabled"]
+    if enabled is None:
+        enabled = os.environ.get("MLPLAB_COMPILED", "1").strip().lower() not in ("0", "false",
+                                                                                  "no", "off")
+    if not enabled:
+        return False
+    if _compiled["numba"] is None:
+        try:
+            _compiled["numba"] = importlib.import_module("numba")
+        except ImportError:
+            _compiled["numba"] = False
+    return _compiled["numba"] is not False
+
+
+def jit(fn: Callable, **options: Any) -> Callable:
+    """``fn`` compiled by numba in nopython mode (call only when :func:`compiled_kernels`)."""
+    if not compiled_kernels():
+        raise RuntimeError("jit: compiled kernels are off or numba is not installed")
+    return _compiled["numba"].njit(**options)(fn)

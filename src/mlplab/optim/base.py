@@ -16,6 +16,7 @@ import numpy as np
 
 from .._typing import Array, Grads, Params
 from ..backend import Scratch, foreach, get_namespace, to_numpy
+from .compiled import Element, compiled_sweep
 
 State = Any
 Updates = dict[str, Array]
@@ -31,6 +32,9 @@ class Elementwise(NamedTuple):
     ``kernel(g, u, *state_arrays, *args)`` returns the update for ``g`` (written into ``u``, or
     an array of its own such as the velocity), and must work when ``u`` is ``g``;
     ``finish(state)`` runs after the sweep (e.g. flushing tiny values); ``scratch`` holds ``u``.
+    ``elements`` (optional) are the same rules per entry, for compiled sweeps (see
+    :mod:`mlplab.optim.compiled`), and ``part_args(args)`` splits the kernel's per-step
+    arguments among them.
     """
     prepare: Callable[[Any], tuple[Any, tuple]]
     state_arrays: Callable[[Any, str], tuple]
@@ -38,6 +42,8 @@ class Elementwise(NamedTuple):
     finish: Callable[[Any], None] | None
     scratch: Scratch
     n_arrays: int  # how many state arrays ``state_arrays`` gives per parameter
+    elements: tuple[Element, ...] | None = None
+    part_args: Callable[[tuple], tuple[tuple, ...]] = lambda args: (args,)
 
 
 class Transform(NamedTuple):
@@ -58,29 +64,36 @@ def _from_elementwise(init: Callable, ew: Elementwise, spec: dict | None) -> Tra
 
 def elementwise_transform(init: Callable, prepare: Callable, arrays: tuple[str, ...],
                           kernel: Callable, finish: Callable | None = None,
-                          spec: dict | None = None) -> Transform:
-    """A Transform from an elementwise kernel over the state dicts named by ``arrays``."""
+                          spec: dict | None = None, element: Callable | None = None,
+                          constants: tuple = ()) -> Transform:
+    """A Transform from an elementwise kernel over the state dicts named by ``arrays``;
+    ``element(i, g, state, (*constants, *args))`` is the same rule for entry ``i`` (optional,
+    see :mod:`mlplab.optim.compiled`)."""
+    elements = None if element is None else (Element(element, tuple(constants), len(arrays)),)
     ew = Elementwise(prepare, lambda state, k: tuple(state[name][k] for name in arrays), kernel,
-                     finish, Scratch(), len(arrays))
+                     finish, Scratch(), len(arrays), elements)
     return _from_elementwise(init, ew, spec)
 
 
 def _sweep(ew: Elementwise, grads: Grads, state: State, params: Params | None = None):
     """Run ``ew`` once over every parameter: (updates, state), or with ``params`` also
-    w <- w + u in the same sweep (then the updates are not kept)."""
+    w <- w + u in the same sweep (then the updates are not kept). Compiled when it can be."""
     state, args = ew.prepare(state)
     scratch = ew.scratch
-    if params is None:
-        out = {k: scratch.like(k, g) for k, g in grads.items()}
-        foreach(_to_updates, [(g, out[k], *ew.state_arrays(state, k)) for k, g in grads.items()],
-                ew.kernel, args)
-    else:
-        out = None
+    apply = params is not None
+    out = params if apply else {k: scratch.like(k, g) for k, g in grads.items()}
+    if compiled_sweep(ew.elements, ew.part_args(args), grads,
+                      lambda k: ew.state_arrays(state, k), out, apply):
+        pass  # done in one compiled loop
+    elif apply:
         foreach(_to_params, [(g, scratch.like(k, g), params[k], *ew.state_arrays(state, k))
                              for k, g in grads.items()], ew.kernel, args)
+    else:
+        foreach(_to_updates, [(g, out[k], *ew.state_arrays(state, k)) for k, g in grads.items()],
+                ew.kernel, args)
     if ew.finish is not None:
         ew.finish(state)
-    return out, state
+    return (None if apply else out), state
 
 
 def _to_updates(g, u, *rest):
@@ -150,8 +163,14 @@ def _fuse(parts: list[Elementwise]) -> Elementwise:
             if p.finish is not None:
                 p.finish(s)
 
+    def part_args(args):
+        return tuple(a for p, pa in zip(parts, args[0]) for a in p.part_args(pa))
+
+    elements = None
+    if all(p.elements for p in parts):
+        elements = tuple(e for p in parts for e in p.elements)
     return Elementwise(prepare, state_arrays, kernel, finish, Scratch(),
-                       sum(p.n_arrays for p in parts))
+                       sum(p.n_arrays for p in parts), elements, part_args)
 
 
 def _add_kernel(p, u):
