@@ -11,7 +11,9 @@ epochs are interleaved (mlplab, PyTorch, scikit-learn, mlplab, ...) so that the 
 from minute to minute hits all of them alike, and each one's median is reported: 3 rounds, or
 as many as fit in about 30 s (at most 15) for the fast configurations.
 
-- mlplab: ``Trainer.fit`` for one more epoch (its input check included), float32.
+- mlplab: ``Trainer.fit`` for one more epoch (its input check included), float32; the optimizer
+  step runs in the compiled extension when it was built. "mlplab, NumPy kernels" is the same
+  with ``backend.set_compiled_kernels(False)``: the engine in NumPy alone.
 - PyTorch: the usual eager loop (``randperm``, index the batch, forward, ``cross_entropy``,
   ``backward``, ``Adam.step``, ``loss.item()``), float32, the same number of threads.
 - scikit-learn: ``MLPClassifier.partial_fit`` (one epoch each call), with float32 and float64
@@ -20,8 +22,8 @@ as many as fit in about 30 s (at most 15) for the fast configurations.
 Reported per row: seconds per epoch, examples/s, achieved GFLOP/s (the useful work: 2 flops per
 weight per example forward, 2 for dW and 2 for dx except the first layer's), its fraction of the
 float32 GEMM peak measured in this run (a large square product), its fraction of the "GEMM
-floor" (how long the step's own matrix products take, each timed alone at its shapes, times the
-steps per epoch), and the peak resident memory of a separate process training one epoch. The
+floor" (how long the step's own matrix products take, run back to back at their shapes, times
+the steps per epoch; measured after every round, median), and the peak resident memory of a separate process training one epoch. The
 ratios compare seconds per epoch measured in the same run; the targets are those of issue 6.
 """
 from __future__ import annotations
@@ -102,7 +104,7 @@ def load_data(n: int | None, source: str, seed: int = 0):
 class Mlplab:
     name = "mlplab"
 
-    def __init__(self, X, y, config: Config, seed: int):
+    def __init__(self, X, y, config: Config, seed: int, compiled: bool | None = None):
         layers = []
         for h in config.hidden:
             layers += [mlplab.Dense(h, kernel_initializer="he_uniform"), mlplab.ReLU()]
@@ -111,10 +113,17 @@ class Mlplab:
             mlplab.Sequential(layers), "softmax_cross_entropy", mlplab.adam(1e-3),
             batch_size=config.batch_size, epochs=1, rng=np.random.default_rng(seed), verbose=0)
         self.X, self.y = X, y
+        self.compiled = compiled
+        if compiled is False:
+            self.name = "mlplab, NumPy kernels"
 
     def epoch(self) -> None:
         self.trainer.epochs = self.trainer.epoch + 1
-        self.trainer.fit(self.X, self.y)
+        mlplab.backend.set_compiled_kernels(self.compiled)
+        try:
+            self.trainer.fit(self.X, self.y)
+        finally:
+            mlplab.backend.set_compiled_kernels(None)
 
 
 class Torch:
@@ -171,6 +180,7 @@ class Sklearn:
 
 def make_runners(names, X, y, config, seed):
     makers = {"mlplab": lambda: Mlplab(X, y, config, seed),
+              "mlplab-numpy": lambda: Mlplab(X, y, config, seed, compiled=False),
               "torch": lambda: Torch(X, y, config, seed),
               "torch-fused": lambda: Torch(X, y, config, seed, fused=True),
               "sklearn32": lambda: Sklearn(X, y, config, seed, "float32"),
@@ -303,12 +313,14 @@ def run(args) -> dict:
         repeats = max(args.repeats, min(15, int(30 / max(round_s, 1e-9)))) if not args.quick \
             else args.repeats
         times: dict[str, list[float]] = {r.name: [] for r in runners}
+        floors = []  # measured every round too: one measurement drifts like one epoch
         for _ in range(repeats):
             for r in runners:
                 start = time.perf_counter()
                 r.epoch()
                 times[r.name].append(time.perf_counter() - start)
-        floor = gemm_floor(config, n, d, rng)
+            floors.append(gemm_floor(config, n, d, rng))
+        floor = statistics.median(floors)
         flops = config.flops_per_example(d) * n
         rows = []
         for r in runners:
@@ -378,7 +390,8 @@ def main(argv=None) -> int:
                         help="timed epochs, at least (default 3; more for fast configurations)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--frameworks", nargs="+", default=None,
-                        choices=["mlplab", "torch", "torch-fused", "sklearn32", "sklearn64"])
+                        choices=["mlplab", "mlplab-numpy", "torch", "torch-fused", "sklearn32",
+                                 "sklearn64"])
     parser.add_argument("--configs", type=int, nargs="+", default=None,
                         help="run only these configurations (0-based indices into the list)")
     parser.add_argument("--memory", choices=["all", "mlplab", "none"], default=None,
@@ -403,6 +416,11 @@ def main(argv=None) -> int:
             args.frameworks.insert(1, "torch")
         else:
             print("(PyTorch not installed: its rows are skipped)", file=sys.stderr)
+        from mlplab.optim import compiled
+        if compiled.AVAILABLE:  # the engine without its compiled optimizer step, too
+            args.frameworks.insert(1, "mlplab-numpy")
+        else:
+            print("(mlplab._sweep not built: mlplab runs its NumPy kernels)", file=sys.stderr)
     result = run(args)
     if args.json:
         with open(args.json, "w") as f:

@@ -1,4 +1,5 @@
-"""Compiled (numba) optimizer sweeps give the NumPy kernels' bits, and fall back when they can't run."""
+"""Compiled optimizer sweeps (the C extension) give the NumPy kernels' bits, and fall back when
+they cannot run."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +7,9 @@ import pytest
 
 from mlplab import backend, optim
 from mlplab.optim import base, compiled
+
+needs_extension = pytest.mark.skipif(not compiled.AVAILABLE,
+                                     reason="mlplab._sweep was not built (no C compiler)")
 
 # every elementwise optimizer, in chains that exercise each per-entry rule
 OPTIMIZERS = {
@@ -61,10 +65,10 @@ def _train(make, dtype, steps=30, shapes=((300, 500), (7,))):
     return params
 
 
+@needs_extension
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_compiled_sweep_gives_the_numpy_bits(name, dtype, kernels, sweeps):
-    pytest.importorskip("numba")
     kernels(False)
     with np.errstate(all="ignore"):  # the inf step makes NaNs on the NumPy path
         reference = _train(OPTIMIZERS[name], dtype)
@@ -79,8 +83,8 @@ def test_compiled_sweep_gives_the_numpy_bits(name, dtype, kernels, sweeps):
                                       reference[k].view(f"u{reference[k].itemsize}"))
 
 
+@needs_extension
 def test_compiled_sweep_on_threads_gives_the_same_bits(kernels, sweeps):
-    pytest.importorskip("numba")
     shapes = ((backend.CHUNK // 100 + 3, 250), (250,))  # several chunks
     kernels(False)
     with np.errstate(all="ignore"):
@@ -96,38 +100,10 @@ def test_compiled_sweep_on_threads_gives_the_same_bits(kernels, sweeps):
         np.testing.assert_array_equal(result[k], reference[k])
 
 
-def test_elements_are_the_numpy_kernels_entry_by_entry(rng):
-    """Each per-entry rule, run in plain Python on NumPy scalars (no numba needed), gives the
-    NumPy kernel's update and state for every entry."""
-    for name in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
-                 "clip+adam"):
-        opt = OPTIMIZERS[name]()
-        ew = opt.elementwise
-        g = rng.standard_normal(40).astype(np.float32) * 3
-        params = {"w": np.zeros(40, np.float32)}
-        state = opt.init(params)
-        for _ in range(3):  # non-zero state
-            state = optim.update_and_apply(opt, {"w": g * 0.5}, state, params)
-        arrays = [a.copy() for a in ew.state_arrays(state, "w")]
-        state2, args = ew.prepare(state)
-        expected = ew.kernel(g.copy(), np.empty_like(g), *ew.state_arrays(state2, "w"), *args)
-        got = np.empty_like(g)
-        for i in range(40):
-            u, start = g[i], 0
-            for e, part in zip(ew.elements, ew.part_args(args)):
-                p = tuple(np.float32(x) for x in (*e.constants, *part))
-                u = e.fn(i, u, tuple(arrays[start:start + e.n_arrays]), p)
-                start += e.n_arrays
-            got[i] = u
-        np.testing.assert_array_equal(got, expected, err_msg=name)
-        for a, b in zip(arrays, ew.state_arrays(state2, "w")):
-            np.testing.assert_array_equal(a, b, err_msg=name)
-
-
+@needs_extension
 def test_falls_back_to_numpy_when_it_cannot_compile(kernels, sweeps, rng):
     """Non-contiguous arrays, mixed dtypes, or kernels switched off: the NumPy path runs, with
     the same result."""
-    pytest.importorskip("numba")
     W = rng.standard_normal((30, 20)).astype(np.float32)
     g = rng.standard_normal((20, 30)).astype(np.float32).T  # not C-contiguous
     runs = []
@@ -144,8 +120,42 @@ def test_falls_back_to_numpy_when_it_cannot_compile(kernels, sweeps, rng):
     assert not np.array_equal(runs[0], W)
     # float64 gradients for float32 parameters: no compiled loop for mixed dtypes
     kernels(True)
-    assert not compiled.compiled_sweep(optim.adam(0.1).elementwise.elements, ((1.0, 0.0), (0.1,)),
-                                       {"W": g.T.astype(np.float64)}, lambda k: (), {"W": W}, True)
+    adam = optim.adam(0.1).elementwise
+    m, v = np.zeros_like(W), np.zeros_like(W)
+    assert not compiled.compiled_sweep(adam.elements, ((1.0, 0.0), (0.1,)),
+                                       {"W": np.ascontiguousarray(g, np.float64)}, lambda k: (m, v),
+                                       {"W": W}, True)
+    assert compiled.compiled_sweep(adam.elements, ((1.0, 0.0), (0.1,)),
+                                   {"W": np.ascontiguousarray(g)}, lambda k: (m, v), {"W": W}, True)
+
+
+@needs_extension
+def test_extension_rejects_bad_calls():
+    """The C entry point checks what it is given (the Python side never passes these)."""
+    from mlplab import _sweep
+    a = np.zeros(10, np.float32)
+    adam = bytes([_sweep.RULES["adam"][0]])
+    with pytest.raises(ValueError, match="unknown rule"):
+        _sweep.sweep(bytes([200]), (), True, a, a.copy())
+    with pytest.raises(ValueError, match="do not match"):
+        _sweep.sweep(adam, (0.9, 0.999), True, a, a.copy(), a.copy(), a.copy())
+    with pytest.raises(ValueError, match="float32 or float64, all alike, of one length"):
+        _sweep.sweep(adam, (0.9, 0.999, 1.0, 0.0), True, a, a.copy(), a[:5].copy(), a.copy())
+    with pytest.raises(ValueError, match="float32 or float64"):
+        _sweep.sweep(adam, (0.9, 0.999, 1.0, 0.0), True, a, a.copy(), a.astype(np.float64),
+                     a.copy())
+    with pytest.raises(ValueError, match="read-only"):
+        ro = a.copy()
+        ro.flags.writeable = False
+        _sweep.sweep(adam, (0.9, 0.999, 1.0, 0.0), True, a, a.copy(), ro, a.copy())
+
+
+def test_a_rule_must_match_its_transform():
+    if not compiled.AVAILABLE:
+        pytest.skip("mlplab._sweep was not built")
+    with pytest.raises(ValueError, match="compiled rule 'adam' does not match"):
+        optim.elementwise_transform(lambda p: {}, lambda s: (s, ()), ("m",), lambda g, u, m: g,
+                                    rule="adam")
 
 
 def test_switch_and_environment(kernels, monkeypatch):
@@ -153,9 +163,8 @@ def test_switch_and_environment(kernels, monkeypatch):
         kernels("yes")
     kernels(None)
     monkeypatch.setenv("MLPLAB_COMPILED", "0")
-    assert backend.compiled_kernels() is False
-    kernels(False)
+    assert backend.compiled_kernels_enabled() is False
     monkeypatch.setenv("MLPLAB_COMPILED", "1")
-    assert backend.compiled_kernels() is False
-    with pytest.raises(RuntimeError, match="compiled kernels are off"):
-        backend.jit(lambda x: x)
+    assert backend.compiled_kernels_enabled() is True
+    kernels(False)
+    assert backend.compiled_kernels_enabled() is False

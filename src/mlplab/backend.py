@@ -200,7 +200,7 @@ def flush_tiny(a: Array) -> None:
     a *= xp.astype(xp.abs(a) >= threshold, a.dtype)
 
 
-# -- elementwise kernels over cache-sized chunks, on every core -------------------------------------
+# -- elementwise kernels over cache-sized chunks, on every core -----------------------------------
 # An optimizer step is several elementwise passes over every parameter, one NumPy ufunc each.
 # Splitting the arrays into chunks keeps a chunk in cache while all the passes of a step run
 # over it, and the chunks can be shared among threads (NumPy releases the GIL inside ufuncs; see
@@ -219,7 +219,8 @@ def set_num_threads(n: int | None) -> None:
     (``OPENBLAS_THREAD_TIMEOUT``, about 0.1 s by default) and take the cores a second pool
     would need, which makes more threads slower. With a short spin (``OPENBLAS_THREAD_TIMEOUT=4``
     set before NumPy loads) or an MKL NumPy, 2 threads make Adam on a 3-million-parameter
-    network faster (measure: small networks can get slower). BLAS threads are the BLAS's (see ``threadpoolctl``).
+    network faster (measure: small networks can get slower). BLAS threads are the BLAS's (see
+    ``threadpoolctl``).
     """
     if n is not None and (not isinstance(n, int) or n < 1):
         raise ValueError(f"set_num_threads: n must be a positive int or None, got {n!r}")
@@ -279,42 +280,25 @@ def foreach(kernel: Callable[..., None], groups: Sequence[tuple[Array, ...]], *a
         f.result()
 
 
-# -- compiled kernels (optional: numba) --------------------------------------------------------------
-# NumPy runs an elementwise formula one ufunc at a time, each a pass over memory; a compiled loop
-# does the whole formula per element in registers. With numba installed (``pip install
-# mlplab[fast]``) optimizers run their fused per-element rule compiled; the NumPy kernels remain
-# the reference, and both give the same bits (same float operations in the same order, no FMA).
-_compiled: dict[str, Any] = {"enabled": None, "numba": None}
+# -- compiled kernels (optional C extension) -------------------------------------------------------
+# Optimizer steps run as one compiled sweep when mlplab was built with its C extension (see
+# mlplab.optim.compiled); the NumPy kernels remain the reference, with the same results.
+_compiled: dict[str, Any] = {"enabled": None}
 
 
 def set_compiled_kernels(enabled: bool | None) -> None:
-    """Use compiled (numba) kernels when numba is installed: ``True``/``False``, or ``None`` for
-    the default (on, unless ``$MLPLAB_COMPILED`` is ``0``). Results are identical either way."""
+    """Run optimizer steps in compiled code when it is built: ``True``/``False``, or ``None``
+    for the default (on, unless ``$MLPLAB_COMPILED`` is ``0``). Results are identical either
+    way; off, every step runs as the NumPy kernels one can read in ``mlplab.optim``."""
     if enabled is not None and not isinstance(enabled, bool):
         raise ValueError(f"set_compiled_kernels: enabled must be True, False or None, "
                          f"got {enabled!r}")
     _compiled["enabled"] = enabled
 
 
-def compiled_kernels() -> bool:
-    """Whether compiled kernels are on and numba can be imported (imported on first ask, so
-    ``import mlplab`` stays light)."""
+def compiled_kernels_enabled() -> bool:
     enabled = _compiled["enabled"]
     if enabled is None:
-        enabled = os.environ.get("MLPLAB_COMPILED", "1").strip().lower() not in ("0", "false",
-                                                                                  "no", "off")
-    if not enabled:
-        return False
-    if _compiled["numba"] is None:
-        try:
-            _compiled["numba"] = importlib.import_module("numba")
-        except ImportError:
-            _compiled["numba"] = False
-    return _compiled["numba"] is not False
-
-
-def jit(fn: Callable, **options: Any) -> Callable:
-    """``fn`` compiled by numba in nopython mode (call only when :func:`compiled_kernels`)."""
-    if not compiled_kernels():
-        raise RuntimeError("jit: compiled kernels are off or numba is not installed")
-    return _compiled["numba"].njit(**options)(fn)
+        return os.environ.get("MLPLAB_COMPILED", "1").strip().lower() not in ("0", "false",
+                                                                              "no", "off")
+    return enabled

@@ -11,8 +11,8 @@ from .transforms import (clip, clip_by_global_norm, scale_by_adadelta, scale_by_
                          scale_by_adam, scale_by_learning_rate, scale_by_rms, trace)
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "Constant", "CosineDecay", "ExponentialDecay",
-           "InverseTimeDecay", "LinearWarmup", "Schedule", "Solver", "StepDecay", "Transform", "Elementwise", "elementwise_transform",
-           "update_and_apply",
+           "InverseTimeDecay", "LinearWarmup", "Schedule", "Solver", "StepDecay", "Transform",
+           "Elementwise", "elementwise_transform", "update_and_apply",
            "adadelta", "adagrad", "adam", "apply_updates", "assign_flat", "chain", "clip",
            "clip_by_global_norm", "current_learning_rate", "get_optimizer", "get_schedule",
            "hessian_by_differences", "lbfgs", "momentum", "nesterov", "newton", "ravel",

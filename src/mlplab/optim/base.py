@@ -16,7 +16,7 @@ import numpy as np
 
 from .._typing import Array, Grads, Params
 from ..backend import Scratch, foreach, get_namespace, to_numpy
-from .compiled import Element, compiled_sweep
+from .compiled import Element, check_rule, compiled_sweep
 
 State = Any
 Updates = dict[str, Array]
@@ -32,7 +32,7 @@ class Elementwise(NamedTuple):
     ``kernel(g, u, *state_arrays, *args)`` returns the update for ``g`` (written into ``u``, or
     an array of its own such as the velocity), and must work when ``u`` is ``g``;
     ``finish(state)`` runs after the sweep (e.g. flushing tiny values); ``scratch`` holds ``u``.
-    ``elements`` (optional) are the same rules per entry, for compiled sweeps (see
+    ``elements`` (optional) name the compiled twins of the kernel (see
     :mod:`mlplab.optim.compiled`), and ``part_args(args)`` splits the kernel's per-step
     arguments among them.
     """
@@ -64,12 +64,15 @@ def _from_elementwise(init: Callable, ew: Elementwise, spec: dict | None) -> Tra
 
 def elementwise_transform(init: Callable, prepare: Callable, arrays: tuple[str, ...],
                           kernel: Callable, finish: Callable | None = None,
-                          spec: dict | None = None, element: Callable | None = None,
+                          spec: dict | None = None, rule: str | None = None,
                           constants: tuple = ()) -> Transform:
     """A Transform from an elementwise kernel over the state dicts named by ``arrays``;
-    ``element(i, g, state, (*constants, *args))`` is the same rule for entry ``i`` (optional,
-    see :mod:`mlplab.optim.compiled`)."""
-    elements = None if element is None else (Element(element, tuple(constants), len(arrays)),)
+    ``rule`` names the compiled twin of ``kernel`` (scalars: ``constants``, then the per-step
+    arguments of ``prepare``; see :mod:`mlplab.optim.compiled`)."""
+    elements = None
+    if rule is not None:
+        check_rule(rule, len(constants), len(arrays))
+        elements = (Element(rule, tuple(constants), len(arrays)),)
     ew = Elementwise(prepare, lambda state, k: tuple(state[name][k] for name in arrays), kernel,
                      finish, Scratch(), len(arrays), elements)
     return _from_elementwise(init, ew, spec)

@@ -1,75 +1,56 @@
-"""Fused optimizer sweeps compiled with numba (optional; see ``backend.compiled_kernels``).
+"""Fused optimizer steps in compiled code (the optional C extension ``mlplab._sweep``).
 
-An elementwise transform may give, next to its NumPy kernel, its rule for one entry:
-``element(i, g, state, p) -> u``, plain Python over scalars, where ``state`` is the tuple of its
-state arrays (read and written at ``i``) and ``p`` its scalars (constants, then the per-step
-arguments of ``prepare``). A chain of such transforms, and the step ``w += u``, become one loop
-
-    for i in range(n):
-        u = g[i]
-        u = f0(i, u, (m, v), p0)      # e.g. Adam's direction
-        u = f1(i, u, (), p1)          # times -eta
-        w[i] += u
-
-compiled once per chain of element functions and dtype. Each entry is read and written once
-instead of once per NumPy pass (Adam: 11 passes). The operations are the NumPy kernel's, in its
-order, so the two paths give the same bits (tests compare them).
+NumPy runs an optimizer step one ufunc at a time, each a pass over every parameter: Adam with
+its learning rate and ``w += u`` makes 11 passes. An elementwise transform may name, next to its
+NumPy kernel, the rule of ``_sweep.c`` that does the same arithmetic (``rule="adam"``); a chain
+whose transforms all have rules, and the step ``w += u``, then run as one compiled sweep that
+reads and writes each entry once. The NumPy kernels stay the reference and the fallback (no
+compiler at install time, arrays that are not C-contiguous NumPy float arrays, or
+``backend.set_compiled_kernels(False)``); both paths give the same bits, which the tests check.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ..backend import compiled_kernels, foreach, get_num_threads, jit
+from ..backend import compiled_kernels_enabled, foreach, get_num_threads
+
+try:
+    from .._sweep import RULES, sweep as _sweep
+except ImportError:  # built without a C compiler: NumPy kernels only
+    RULES, _sweep = {}, None
+
+#: whether the compiled extension was built
+AVAILABLE = _sweep is not None
 
 
 class Element(NamedTuple):
-    """One transform's per-entry rule: ``fn(i, g, state, p)``; ``constants`` lead ``p``."""
-    fn: Callable[..., Any]
+    """One transform's compiled rule: its name in ``_sweep.c``, the constants that lead its
+    scalars (the per-step arguments of ``prepare`` follow), and how many state arrays it has."""
+    rule: str
     constants: tuple
     n_arrays: int
 
 
-_elements: dict[Callable, Callable] = {}
-_loops: dict[tuple, Callable] = {}
+def check_rule(rule: str, n_constants: int, n_arrays: int) -> None:
+    """A transform's rule must exist and take its state arrays (checked when it is built)."""
+    if AVAILABLE and (rule not in RULES or RULES[rule][1] != n_arrays
+                      or RULES[rule][2] < n_constants):
+        raise ValueError(f"compiled rule {rule!r} does not match its transform "
+                         f"({n_arrays} state arrays, {n_constants} constants)")
 
 
-def _compiled_element(fn: Callable) -> Callable:
-    if fn not in _elements:
-        _elements[fn] = jit(fn, inline="always", error_model="numpy")
-    return _elements[fn]
-
-
-def _loop(elements: tuple[Element, ...], apply: bool) -> Callable:
-    """The compiled loop ``loop(g, out, *state_arrays, *p)`` for this chain of rules."""
-    key = (tuple((e.fn, e.n_arrays) for e in elements), apply)
-    if key in _loops:
-        return _loops[key]
-    names = [[f"x{j}_{k}" for k in range(e.n_arrays)] for j, e in enumerate(elements)]
-    arrays = [a for group in names for a in group]
-    lines = [f"def loop(g, out, {', '.join(arrays + [f'p{j}' for j in range(len(elements))])}):",
-             "    for i in range(g.shape[0]):",
-             "        u = g[i]"]
-    for j, group in enumerate(names):
-        lines.append(f"        u = f{j}(i, u, ({''.join(a + ', ' for a in group)}), p{j})")
-    lines.append("        out[i] += u" if apply else "        out[i] = u")
-    namespace = {f"f{j}": _compiled_element(e.fn) for j, e in enumerate(elements)}
-    exec("\n".join(lines), namespace)  # noqa: S102 - our own template, no outside input
-    # error_model="numpy": x / 0 gives inf like NumPy instead of raising (which would also stop
-    # the loop from being vectorized); nogil: chunks may run on several threads
-    loop = _loops[key] = jit(namespace["loop"], error_model="numpy", boundscheck=False,
-                             nogil=True)
-    return loop
+def _program(elements: tuple[Element, ...]) -> bytes:
+    return bytes(RULES[e.rule][0] for e in elements)
 
 
 def compiled_sweep(elements: tuple[Element, ...] | None, part_args: tuple, grads: dict,
                    state_arrays: Callable[[str], tuple], out: dict, apply: bool) -> bool:
-    """Run the fused compiled loop over every parameter: ``out[k] += u`` with ``out`` the
-    parameters when ``apply``, else ``out[k] = u`` into update buffers. ``part_args`` holds each
-    element's per-step arguments. Returns False, having done nothing, when compiled kernels
-    are off or the arrays are not C-contiguous NumPy float arrays of one dtype."""
-    if not elements or not compiled_kernels():
+    """One compiled sweep over every parameter: ``out[k] += u`` with ``out`` the parameters
+    when ``apply``, else ``out[k] = u`` into update buffers; ``part_args`` holds each element's
+    per-step arguments. Returns False, having done nothing, when it cannot run (see module)."""
+    if not elements or _sweep is None or not compiled_kernels_enabled():
         return False
     dtype = next(iter(grads.values())).dtype
     if dtype != np.float32 and dtype != np.float64:
@@ -82,16 +63,17 @@ def compiled_sweep(elements: tuple[Element, ...] | None, part_args: tuple, grads
             if type(a) is not np.ndarray or a.dtype != dtype or a.shape != shape \
                     or not a.flags.c_contiguous:
                 return False
-        groups.append(group if len(shape) == 1 else tuple(a.reshape(-1) for a in group))
+        groups.append(group)
     try:
-        p = tuple(tuple(dtype.type(x) for x in (*e.constants, *args))
-                  for e, args in zip(elements, part_args))
+        scalars = tuple(float(x) for e, args in zip(elements, part_args)
+                        for x in (*e.constants, *args))
     except (TypeError, ValueError):  # an argument that is not a scalar
         return False
-    loop = _loop(elements, apply)
-    if get_num_threads() > 1:
-        foreach(loop, groups, *p)
+    program = _program(elements)
+    if get_num_threads() > 1:  # the extension releases the GIL: chunks run side by side
+        foreach(lambda *arrays: _sweep(program, scalars, apply, *arrays),
+                [tuple(a.reshape(-1) for a in group) for group in groups])
     else:
         for group in groups:
-            loop(*group, *p)
+            _sweep(program, scalars, apply, *group)
     return True

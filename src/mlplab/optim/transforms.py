@@ -13,8 +13,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from ..backend import (div_into, flush_tiny, foreach, get_namespace, mul_into, sqrt_into,
                        zeros_staggered)
 from ..errors import check_float
@@ -63,11 +61,7 @@ def scale_by_learning_rate(learning_rate: Any) -> Transform:
     def kernel(g, u, scale):
         return mul_into(u, g, scale)
 
-    return elementwise_transform(init, prepare, (), kernel, element=_scale_element)
-
-
-def _scale_element(i, g, state, p):
-    return g * p[0]
+    return elementwise_transform(init, prepare, (), kernel, rule="scale")
 
 
 def trace(decay: float, nesterov: bool = False) -> Transform:
@@ -98,22 +92,8 @@ def trace(decay: float, nesterov: bool = False) -> Transform:
 
     return elementwise_transform(init, prepare, ("velocity",), kernel,
                                  lambda state: _flush_every(state["t"], state["velocity"]),
-                                 element=_nesterov_element if nesterov else _momentum_element,
+                                 rule="nesterov" if nesterov else "momentum",
                                  constants=(mu,))
-
-
-def _momentum_element(i, g, state, p):
-    v = state[0]
-    vi = v[i] * p[0] + g
-    v[i] = vi
-    return vi
-
-
-def _nesterov_element(i, g, state, p):
-    v = state[0]
-    vi = v[i] * p[0] + g
-    v[i] = vi
-    return g + vi * p[0]
 
 
 def scale_by_adagrad(eps: float = 1e-7) -> Transform:
@@ -137,14 +117,7 @@ def scale_by_adagrad(eps: float = 1e-7) -> Transform:
         return div_into(u, g, u)
 
     return elementwise_transform(init, lambda state: (state, ()), ("sum_sq",), kernel,
-                                 element=_adagrad_element, constants=(eps,))
-
-
-def _adagrad_element(i, g, state, p):
-    G = state[0]
-    Gi = G[i] + g * g
-    G[i] = Gi
-    return g / (np.sqrt(Gi) + p[0])
+                                 rule="adagrad", constants=(eps,))
 
 
 def scale_by_rms(rho: float = 0.9, eps: float = 1e-8) -> Transform:
@@ -173,16 +146,8 @@ def scale_by_rms(rho: float = 0.9, eps: float = 1e-8) -> Transform:
             _flush_every(state["t"], state["mean_sq"])
 
     return elementwise_transform(init, lambda state: ({**state, "t": state["t"] + 1}, ()),
-                                 ("mean_sq",), kernel, finish, element=_rms_element,
+                                 ("mean_sq",), kernel, finish, rule="rms",
                                  constants=(rho, eps))
-
-
-def _rms_element(i, g, state, p):
-    E = state[0]
-    g2 = g * g
-    Ei = (E[i] - g2) * p[0] + g2  # _decay_square's order of operations
-    E[i] = Ei
-    return g / (np.sqrt(Ei) + p[1])
 
 
 def scale_by_adadelta(rho: float = 0.95, eps: float = 1e-6) -> Transform:
@@ -212,19 +177,7 @@ def scale_by_adadelta(rho: float = 0.95, eps: float = 1e-6) -> Transform:
     return elementwise_transform(
         init, lambda state: ({**state, "t": state["t"] + 1}, ()), ("mean_sq", "mean_sq_delta"),
         kernel, lambda state: _flush_every(state["t"], state["mean_sq"], state["mean_sq_delta"]),
-        element=_adadelta_element, constants=(rho, eps))
-
-
-def _adadelta_element(i, g, state, p):
-    E, D = state
-    rho, eps = p
-    g2 = g * g
-    Ei = (E[i] - g2) * rho + g2
-    E[i] = Ei
-    d = np.sqrt(D[i] + eps) / np.sqrt(Ei + eps) * g
-    d2 = d * d
-    D[i] = (D[i] - d2) * rho + d2
-    return d
+        rule="adadelta", constants=(rho, eps))
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Transform:
@@ -265,17 +218,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tran
         _flush_every(state["t"], state["m_sum"], *([state["v_sum"]] if eps > 0 else []))
 
     return elementwise_transform(init, prepare, ("m_sum", "v_sum"), kernel, finish,
-                                 element=_adam_element, constants=(b1, b2))
-
-
-def _adam_element(i, g, state, p):
-    m, v = state
-    b1, b2, a, e = p
-    mi = m[i] * b1 + g
-    m[i] = mi
-    vi = v[i] * b2 + g * g
-    v[i] = vi
-    return mi / (np.sqrt(vi) + e) * a
+                                 rule="adam", constants=(b1, b2))
 
 
 def clip(max_abs: float) -> Transform:
@@ -283,16 +226,7 @@ def clip(max_abs: float) -> Transform:
     c = check_float("clip", "max_abs", max_abs, low=0.0, low_inclusive=False)
     return elementwise_transform(lambda params: {}, lambda state: (state, ()), (),
                                  lambda g, u: get_namespace(g).clip(g, min=-c, max=c),
-                                 element=_clip_element, constants=(c,))
-
-
-def _clip_element(i, g, state, p):
-    c = p[0]
-    if g > c:
-        return c
-    if g < -c:
-        return -c
-    return g  # NaN included, as np.clip
+                                 rule="clip", constants=(c,))
 
 
 def clip_by_global_norm(max_norm: float) -> Transform:
