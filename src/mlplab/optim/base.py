@@ -1,5 +1,6 @@
 """Optimizers as pure update rules over dicts of arrays (optax style), and the one place where
-parameters change: :func:`apply_updates`.
+parameters change: :func:`apply_updates`, or :func:`update_and_apply`, which does the update
+and ``w += u`` in one sweep (compiled when it can be, see :mod:`mlplab.optim.compiled`).
 
 A :class:`Transform` is ``init(params) -> state`` and ``update(grads, state, params) ->
 (updates, state)``; named optimizers are :func:`chain` s of transforms, and the trainer applies
