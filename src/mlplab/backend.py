@@ -243,7 +243,7 @@ def _executor(workers: int) -> ThreadPoolExecutor:
     return _pool["executor"]
 
 
-def _run_tasks(kernel: Callable, tasks: list, args: tuple) -> None:
+def _run_tasks(kernel: Callable, tasks, args: tuple) -> None:
     for arrays in tasks:
         kernel(*arrays, *args)
 
@@ -273,9 +273,13 @@ def foreach(kernel: Callable[..., None], groups: Sequence[tuple[Array, ...]], *a
     if workers <= 1:
         _run_tasks(kernel, tasks, args)
         return
+    # every thread takes the next chunk from one shared iterator (next() on it is atomic under
+    # the GIL): a thread that gets less of its core (a BLAS thread spinning there) does fewer
+    # chunks instead of holding the others up
     pool = _executor(workers - 1)
-    futures = [pool.submit(_run_tasks, kernel, tasks[i::workers], args) for i in range(1, workers)]
-    _run_tasks(kernel, tasks[0::workers], args)
+    shared = iter(tasks)
+    futures = [pool.submit(_run_tasks, kernel, shared, args) for _ in range(1, workers)]
+    _run_tasks(kernel, shared, args)
     for f in futures:
         f.result()
 
