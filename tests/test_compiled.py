@@ -168,3 +168,14 @@ def test_switch_and_environment(kernels, monkeypatch):
     assert backend.compiled_kernels_enabled() is True
     kernels(False)
     assert backend.compiled_kernels_enabled() is False
+
+
+def test_extension_is_built_where_a_compiler_is():
+    """The build treats the extension as optional; where a C compiler exists a failed build
+    would go unnoticed, so say it here."""
+    import shutil
+    import sysconfig
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        pytest.skip(f"no C compiler ({compiler}): mlplab runs its NumPy kernels")
+    assert compiled.AVAILABLE, "mlplab._sweep was not built although a C compiler is installed"
