@@ -33,6 +33,25 @@ def test_nan_and_inf_inputs(model, bad):
         model.forward(x)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_check_on_large_matrices(dtype):
+    """The check sums rows with a matrix-vector product: a single NaN or inf anywhere, +inf and
+    -inf in one row, are caught; finite values whose row sums overflow are not refused."""
+    from mlplab.backend import all_finite
+    x = np.ones((3000, 300), dtype=dtype)
+    assert all_finite(np, x)
+    for (i, j), bad in [((2999, 299), np.nan), ((0, 0), np.inf), ((1234, 17), -np.inf)]:
+        y = x.copy()
+        y[i, j] = bad
+        assert not all_finite(np, y)
+    y = x.copy()
+    y[5, 0], y[5, 1] = np.inf, -np.inf  # the row sums to NaN, not to inf
+    assert not all_finite(np, y)
+    huge = np.full((4, 300), np.finfo(dtype).max / 2, dtype=dtype)  # each row sum overflows
+    with np.errstate(over="ignore"):
+        assert all_finite(np, huge)
+
+
 def test_non_numeric_input(model):
     with pytest.raises(TypeError, match="real numeric array"):
         model.forward(np.full((2, 5), "a"))
