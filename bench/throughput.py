@@ -1,6 +1,6 @@
 """Training throughput of mlplab, PyTorch (CPU) and scikit-learn, measured side by side.
 
-    .venv/bin/python bench/throughput.py             # the full run (about 8 minutes on 2 cores)
+    .venv/bin/python bench/throughput.py             # the full run (about 15 minutes on 2 cores)
     .venv/bin/python bench/throughput.py --quick     # a tiny smoke run
 
 Every framework trains the same network (ReLU hidden layers, softmax cross-entropy, Adam with
