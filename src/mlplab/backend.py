@@ -83,7 +83,8 @@ def all_finite(xp: Namespace, x: Array) -> bool:
         return True
     with np.errstate(all="ignore"):  # inf - inf and overflow are what we look for: no warnings
         if xp.isdtype(x.dtype, "real floating") and x.ndim == 2 and min(x.shape) > 1:
-            total = xp.sum(x @ xp.ones(x.shape[1], dtype=x.dtype))
+            ones = xp.ones(x.shape[1], dtype=x.dtype, device=array_api_compat.device(x))
+            total = xp.sum(x @ ones)
         else:
             total = xp.sum(x)
     if bool(xp.isfinite(total)):
