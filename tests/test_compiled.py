@@ -122,11 +122,13 @@ def test_falls_back_to_numpy_when_it_cannot_compile(kernels, sweeps, rng):
     kernels(True)
     adam = optim.adam(0.1).elementwise
     m, v = np.zeros_like(W), np.zeros_like(W)
-    assert not compiled.compiled_sweep(adam.elements, ((1.0, 0.0), (0.1,)),
-                                       {"W": np.ascontiguousarray(g, np.float64)}, lambda k: (m, v),
-                                       {"W": W}, True)
-    assert compiled.compiled_sweep(adam.elements, ((1.0, 0.0), (0.1,)),
-                                   {"W": np.ascontiguousarray(g)}, lambda k: (m, v), {"W": W}, True)
+    args = (((1.0, 0.0), (0.1,)),)  # (Adam's a and e, the learning rate's scale)
+
+    def sweep(g):
+        return compiled.compiled_sweep(adam.elements, adam.part_args, args, {"W": g},
+                                       lambda k: (m, v), {"W": W}, True)
+    assert not sweep(np.ascontiguousarray(g, np.float64))
+    assert sweep(np.ascontiguousarray(g))
 
 
 @needs_extension

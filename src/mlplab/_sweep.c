@@ -15,7 +15,8 @@
  *   NESTEROV  v             mu       v = v * mu + u;  u = u + v * mu
  *   ADAGRAD   G             eps      G = G + u * u;   u = u / (sqrt(G) + eps)
  *   RMS       E             rho eps  E = (E - u^2) * rho + u^2;  u = u / (sqrt(E) + eps)
- *   ADADELTA  E D           rho eps  E = (E - u^2) rho + u^2;  d = sqrt(D + eps) / sqrt(E + eps) * u;
+ *   ADADELTA  E D           rho eps  E = (E - u^2) rho + u^2;
+ *                                    d = sqrt(D + eps) / sqrt(E + eps) * u;
  *                                    D = (D - d^2) rho + d^2;  u = d
  *   ADAM      m v           b1 b2 a e   m = m b1 + u;  v = v b2 + u^2;  u = m / (sqrt(v) + e) * a
  *   CLIP      -             c        u = min(max(u, -c), c)  (NaN stays NaN)
@@ -43,8 +44,9 @@ static const int N_SCALARS[N_RULES] = {1, 1, 1, 1, 2, 2, 4, 1};
 
 /* One function per element type; T is float or double, SQRT its square root. */
 #define DEFINE_SWEEP(NAME, T, SQRT)                                                            \
-VECTOR_CLONES static void NAME(Py_ssize_t n, const unsigned char *prog, Py_ssize_t n_rules,                  \
-                 const double *scalars_in, int apply, const T *g, T *out, T **state)           \
+VECTOR_CLONES static void NAME(Py_ssize_t n, const unsigned char *prog, Py_ssize_t n_rules,    \
+                               const double *scalars_in, int apply, const T *g, T *out,        \
+                               T **state)                                                      \
 {                                                                                              \
     T s[MAX_SCALARS];                                                                          \
     for (int k = 0; k < MAX_SCALARS; k++) s[k] = (T)scalars_in[k];                             \
@@ -141,7 +143,8 @@ static PyObject *sweep(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssiz
     }
     if (!PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) != need_scalars
             || need_scalars > MAX_SCALARS || nargs - 5 != need_state || need_state > MAX_ARRAYS) {
-        PyErr_SetString(PyExc_ValueError, "sweep: the program's scalars or state arrays do not match");
+        PyErr_SetString(PyExc_ValueError,
+                        "sweep: the program's scalars or state arrays do not match");
         return NULL;
     }
     double scalars[MAX_SCALARS] = {0};
@@ -225,6 +228,5 @@ PyMODINIT_FUNC PyInit__sweep(void)
         Py_DECREF(m);
         return NULL;
     }
-    PyModule_AddIntConstant(m, "BLOCK", BLOCK);
     return m;
 }

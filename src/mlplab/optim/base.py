@@ -86,7 +86,7 @@ def _sweep(ew: Elementwise, grads: Grads, state: State, params: Params | None = 
     scratch = ew.scratch
     apply = params is not None
     out = params if apply else {k: scratch.like(k, g) for k, g in grads.items()}
-    if compiled_sweep(ew.elements, ew.part_args(args), grads,
+    if compiled_sweep(ew.elements, ew.part_args, args, grads,
                       lambda k: ew.state_arrays(state, k), out, apply):
         pass  # done in one compiled loop
     elif apply:

@@ -45,11 +45,13 @@ def _program(elements: tuple[Element, ...]) -> bytes:
     return bytes(RULES[e.rule][0] for e in elements)
 
 
-def compiled_sweep(elements: tuple[Element, ...] | None, part_args: tuple, grads: dict,
-                   state_arrays: Callable[[str], tuple], out: dict, apply: bool) -> bool:
+def compiled_sweep(elements: tuple[Element, ...] | None, part_args: Callable[[tuple], tuple],
+                   args: tuple, grads: dict, state_arrays: Callable[[str], tuple], out: dict,
+                   apply: bool) -> bool:
     """One compiled sweep over every parameter: ``out[k] += u`` with ``out`` the parameters
-    when ``apply``, else ``out[k] = u`` into update buffers; ``part_args`` holds each element's
-    per-step arguments. Returns False, having done nothing, when it cannot run (see module)."""
+    when ``apply``, else ``out[k] = u`` into update buffers; ``part_args(args)`` splits the
+    per-step arguments among the elements. Returns False, having done nothing, when it cannot
+    run (see the module docstring)."""
     if not elements or _sweep is None or not compiled_kernels_enabled():
         return False
     dtype = next(iter(grads.values())).dtype
@@ -65,8 +67,8 @@ def compiled_sweep(elements: tuple[Element, ...] | None, part_args: tuple, grads
                 return False
         groups.append(group)
     try:
-        scalars = tuple(float(x) for e, args in zip(elements, part_args)
-                        for x in (*e.constants, *args))
+        scalars = tuple(float(x) for e, own in zip(elements, part_args(args))
+                        for x in (*e.constants, *own))
     except (TypeError, ValueError):  # an argument that is not a scalar
         return False
     program = _program(elements)
