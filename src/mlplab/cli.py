@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
 import numpy as np
@@ -83,20 +84,45 @@ def init_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_at_least(minimum: int):
+    """An argparse type: an int >= ``minimum``. Its ArgumentTypeError becomes argparse's usage
+    error (exit status 2, naming the option) instead of a traceback from deep in training."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, "
+                                             f"got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def _plot_path(text: str) -> str:
+    """An argparse type: a file name in an existing folder, checked before training so that
+    a typo in the folder does not throw away a finished run."""
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"folder {folder!r} does not exist, got {text!r}")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlplab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="train a network on scikit-learn's digits and report")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--plot", default="demo-training.png", help="where to write the loss plot")
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
+    p.add_argument("--epochs", type=_int_at_least(1), default=40)
+    p.add_argument("--plot", type=_plot_path, default="demo-training.png",
+                   help="where to write the loss plot")
     p.set_defaults(func=demo)
     p = sub.add_parser("init-experiment", help="activations of a deep tanh net under N(0, 0.01), "
                                                "N(0, 1) and Xavier init, with advice and a plot")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--depth", type=int, default=10)
-    p.add_argument("--width", type=int, default=500)
-    p.add_argument("--plot", default="init-experiment.png")
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
+    p.add_argument("--depth", type=_int_at_least(1), default=10)
+    p.add_argument("--width", type=_int_at_least(1), default=500)
+    p.add_argument("--plot", type=_plot_path, default="init-experiment.png")
     p.set_defaults(func=init_experiment)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -1,6 +1,7 @@
 """``Sequential``: a stack of layers with flat, dotted-key views of their arrays (level 2)."""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Iterable
 
 import numpy as np
@@ -11,6 +12,7 @@ from .backend import (PicklesNamespace, all_finite, copy, dtype_name, get_namesp
 from .errors import NotBuiltError, check_generator, check_positive_int
 from .layers.base import (Layer, backward_chain, build_chain, collect, forward_chain,
                           get_layer, iter_generators, serialize_layer)
+from .losses import get_loss
 
 
 class Sequential(PicklesNamespace):
@@ -110,14 +112,40 @@ class Sequential(PicklesNamespace):
 
     __call__ = forward
 
+    def predict(self, X: Any, *, batch_size: int | None = None) -> Array:
+        """Evaluation-mode outputs ``(n, out_features)`` (logits for classifiers), in batches.
+
+        Dropout is off and BatchNorm uses its running statistics, as in ``forward(X)``;
+        ``batch_size`` rows at a time (default: all at once) bounds the memory of large inputs.
+        For probabilities use :meth:`predict_proba` with the training loss.
+        """
+        x = self.check_input(X)
+        if batch_size is None:
+            return forward_chain(self.layers, x, False)
+        check_positive_int("Sequential.predict", "batch_size", batch_size)
+        outs = [forward_chain(self.layers, x[i:i + batch_size], False)
+                for i in range(0, x.shape[0], batch_size)]
+        return outs[0] if len(outs) == 1 else self.xp.concat(outs, axis=0)
+
+    def predict_proba(self, X: Any, loss: Any, *, batch_size: int | None = None) -> Array:
+        """What the outputs mean under ``loss`` (a name, spec or Loss): class probabilities
+        ``softmax(z)`` for ``"cross_entropy"``, ``sigmoid(z)`` per output for
+        ``"binary_cross_entropy"``, scores for hinge losses, values for regression losses.
+        """
+        return get_loss(loss).predict(self.predict(X, batch_size=batch_size))
+
     # -- views and state -----------------------------------------------------------------------
     def params(self) -> Params:
         """Trainable arrays, keys ``"<layer index>.<name>"`` (views: writing them changes the model)."""
         return collect(self.layers, "params")
 
     def grads(self) -> Params:
-        """Gradients from the last ``backward``, same keys as :meth:`params`."""
-        return collect(self.layers, "grads")
+        """Gradients from the last ``backward``, same keys in the same order as :meth:`params`."""
+        grads = collect(self.layers, "grads")
+        # layers fill grads in the order backward computes them (BatchNorm: beta, then gamma);
+        # zip(params().values(), grads().values()) must pair each array with its gradient
+        ordered = {k: grads[k] for k in self.params() if k in grads}
+        return ordered if len(ordered) == len(grads) else {**ordered, **grads}
 
     def buffers(self) -> Params:
         """Non-trainable state such as BatchNorm running statistics (views)."""
@@ -167,8 +195,8 @@ class Sequential(PicklesNamespace):
         rows = [("#", "Layer", "Output shape", "Params")]
         for i, layer in enumerate(self.layers):
             out = f"(batch, {layer.out_features})" if layer.built else "?"
-            rows.append((str(i), repr(layer) if len(repr(layer)) <= 40 else f"{layer.name}(...)",
-                         out, f"{layer.n_params:,}" if layer.built else "?"))
+            rows.append((str(i), _short_repr(layer), out,
+                         f"{layer.n_params:,}" if layer.built else "?"))
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = "  ".join("-" * w for w in widths)
         fmt = lambda r: "  ".join(  # noqa: E731
@@ -186,3 +214,34 @@ class Sequential(PicklesNamespace):
 
     __str__ = summary
 
+
+
+def _constructor_defaults(cls: type) -> dict[str, Any]:
+    """Every named constructor argument of ``cls`` and its bases with its default
+    (``inspect.Parameter.empty`` when required); subclasses pass ``**kwargs`` up."""
+    defaults: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or klass is object:
+            continue
+        for name, p in inspect.signature(klass.__init__).parameters.items():
+            if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                defaults.setdefault(name, p.default)
+    return defaults
+
+
+def _short_repr(layer: Layer, width: int = 44) -> str:
+    """The layer's repr if it fits in ``width``; else its required arguments and as many
+    non-default ones as fit, then ``...``: ``Dense(64, ...)`` rather than ``Dense(...)``."""
+    text = repr(layer)
+    if len(text) <= width:
+        return text
+    config, defaults = layer.get_config(), _constructor_defaults(type(layer))
+    required = [repr(v) for k, v in config.items() if defaults.get(k, 0) is inspect.Parameter.empty]
+    changed = [f"{k}={v!r}" for k, v in config.items()
+               if defaults.get(k, inspect.Parameter.empty) is not inspect.Parameter.empty
+               and v != defaults[k]]
+    label = lambda args: f"{layer.name}({', '.join(args)})"  # noqa: E731
+    candidates = [required + changed] + [required + changed[:k] + ["..."]
+                                         for k in reversed(range(len(changed)))]
+    return next((label(args) for args in candidates if len(label(args)) <= width),
+                f"{layer.name}(...)")

@@ -1,0 +1,102 @@
+"""Small API promises a new user relies on (issue 11): the summary names each layer's size,
+``grads()`` pairs with ``params()``, a loaded model predicts probabilities, and the command line
+turns bad values into argparse's usage error."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from scipy.special import expit, softmax
+
+import mlplab
+from mlplab import BatchNorm, Dense, Dropout, ReLU, Sequential
+from mlplab.cli import main
+
+
+# -- summary -----------------------------------------------------------------------------------
+
+def test_summary_shows_the_units_of_every_dense_layer(rng):
+    m = Sequential([Dense(64, kernel_initializer="he_normal"), ReLU(), Dense(10),
+                    mlplab.DropConnect(7, kernel_initializer="he_normal", use_bias=False)])
+    m.build(5, rng=rng)
+    rows = m.summary().splitlines()[2:6]
+    # the constructor's own arguments, not an elided "Dense(...)"
+    assert rows[0].split()[1:3] == ["Dense(64,", "kernel_initializer='he_normal')"]
+    assert rows[2].split()[1] == "Dense(10)"
+    assert rows[3].split()[1] == "DropConnect(7," and "...)" in rows[3]  # more than fits
+    assert "(...)" not in m.summary()
+
+
+# -- grads() and params() ----------------------------------------------------------------------
+
+def test_grads_have_the_keys_of_params_in_the_same_order(rng):
+    m = Sequential([Dense(4), BatchNorm(), ReLU(), mlplab.Residual([Dense(4), BatchNorm()]),
+                    mlplab.PReLU(), Dense(2)])
+    m.build(3, rng=rng)
+    out = m.forward(rng.standard_normal((6, 3)), training=True)
+    m.backward(np.ones_like(out))
+    params, grads = m.params(), m.grads()
+    assert list(grads) == list(params)
+    # pairing by position (zip over values) must pair every array with its own gradient
+    assert all(g.shape == p.shape for p, g in zip(params.values(), grads.values()))
+    assert grads["1.gamma"] is m.layers[1].grads["gamma"]
+
+
+# -- predict / predict_proba -------------------------------------------------------------------
+
+def _reference_outputs(m, X):
+    """Dense -> ReLU -> Dropout -> Dense in plain NumPy float64: dropout is off at inference."""
+    W0, b0, W1, b1 = (np.asarray(m.params()[k], np.float64) for k in ("0.W", "0.b", "3.W", "3.b"))
+    return np.maximum(X @ W0 + b0, 0) @ W1 + b1
+
+
+def test_predict_is_evaluation_mode_and_batched(rng):
+    m = Sequential([Dense(8), ReLU(), Dropout(0.5), Dense(3)])
+    m.build(4, rng=rng, dtype="float64")
+    X = rng.standard_normal((10, 4))
+    np.testing.assert_allclose(m.predict(X), _reference_outputs(m, X), rtol=1e-12)
+    np.testing.assert_allclose(m.predict(X, batch_size=3), _reference_outputs(m, X), rtol=1e-12)
+    np.testing.assert_allclose(m.predict_proba(X, "cross_entropy", batch_size=4),
+                               softmax(_reference_outputs(m, X), axis=1), rtol=1e-12)
+    np.testing.assert_allclose(m.predict_proba(X, mlplab.SigmoidBinaryCrossEntropy()),
+                               expit(_reference_outputs(m, X)), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"Sequential.predict: batch_size must be an int >= 1, got batch_size=0"):
+        m.predict(X, batch_size=0)
+    with pytest.raises(ValueError, match="unknown loss .no_such_loss.; valid names"):
+        m.predict_proba(X, "no_such_loss")
+
+
+def test_loaded_model_predicts_the_trainers_probabilities(rng, tmp_path):
+    X = rng.standard_normal((40, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    m = Sequential([Dense(8), BatchNorm(), ReLU(), Dense(2)])
+    trainer = mlplab.Trainer(m, "cross_entropy", "adam", epochs=2, batch_size=8, rng=rng,
+                             verbose=0)
+    trainer.fit(X, y)
+    trainer.save(tmp_path / "run.npz")
+    loaded = mlplab.load_model(tmp_path / "run.npz")
+    expected = softmax(np.asarray(m.forward(X), np.float64), axis=1)
+    np.testing.assert_allclose(loaded.predict_proba(X, "cross_entropy"), expected, rtol=1e-5)
+    np.testing.assert_allclose(loaded.predict_proba(X, "cross_entropy"), trainer.predict(X),
+                               rtol=1e-6)
+
+
+# -- command line ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["demo", "--epochs", "-1"], r"argument --epochs: must be >= 1, got -1"),
+    (["demo", "--epochs", "0"], r"argument --epochs: must be >= 1, got 0"),
+    (["demo", "--epochs", "abc"], r"argument --epochs: expected an integer >= 1, got 'abc'"),
+    (["demo", "--seed", "-2"], r"argument --seed: must be >= 0, got -2"),
+    (["init-experiment", "--width", "0"], r"argument --width: must be >= 1, got 0"),
+    (["init-experiment", "--depth", "2.5"], r"argument --depth: expected an integer >= 1"),
+    (["demo", "--plot", "no/such/folder/x.png"], r"argument --plot: folder .* does not exist"),
+])
+def test_bad_cli_values_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2  # argparse's usage error, not a traceback
+    err = capsys.readouterr().err
+    assert err.startswith("usage: mlplab ")
+    assert re.search(message, err), err
