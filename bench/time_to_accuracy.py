@@ -40,7 +40,7 @@ CANDIDATES = {
 def build(hidden, dropout, batch_size, lr, epochs, seed, n):
     if lr == "cosine":
         lr = mlplab.get_schedule({"name": "cosine_decay", "config": {
-            "learning_rate": 1e-3, "decay_steps": epochs * -(-n // batch_size)}})
+            "learning_rate": 1e-3, "decay_steps": epochs * -(-n // batch_size), "unit": "step"}})
     layers = []
     for h in hidden:
         layers += [mlplab.Dense(h, kernel_initializer="he_uniform"), mlplab.ReLU()]

@@ -20,7 +20,7 @@ OPTIMIZERS = {
     "rmsprop": lambda: optim.rmsprop(0.01),
     "adadelta": lambda: optim.adadelta(),
     "adam": lambda: optim.adam(0.01),
-    "adam+cosine": lambda: optim.adam(optim.CosineDecay(0.01, 30)),
+    "adam+cosine": lambda: optim.adam(optim.CosineDecay(0.01, 30, unit="step")),
     "clip+adam": lambda: optim.chain(optim.clip(0.5), optim.adam(0.01)),
 }
 

@@ -108,17 +108,18 @@ def test_clipping():
 
 
 def test_schedules_closed_forms():
-    assert optim.StepDecay(0.1, drop=0.5, every=10)(25) == pytest.approx(0.025)
-    assert optim.ExponentialDecay(0.1, 0.5, 10)(5) == pytest.approx(0.1 * 0.5 ** 0.5)
-    assert optim.InverseTimeDecay(0.1, 1.0, 1)(9) == pytest.approx(0.01)
-    cos = optim.CosineDecay(1.0, 100, alpha=0.1)
+    assert optim.StepDecay(0.1, drop=0.5, every=10, unit="step")(25) == pytest.approx(0.025)
+    assert optim.ExponentialDecay(0.1, 0.5, 10, unit="step")(5) == pytest.approx(0.1 * 0.5 ** 0.5)
+    assert optim.InverseTimeDecay(0.1, 1.0, 1, unit="step")(9) == pytest.approx(0.01)
+    cos = optim.CosineDecay(1.0, 100, alpha=0.1, unit="step")
     assert (cos(0), cos(50), cos(100), cos(500)) == pytest.approx((1.0, 0.55, 0.1, 0.1))
-    warm = optim.LinearWarmup(1.0, 4, after=optim.ExponentialDecay(1.0, 0.5, 1))
+    warm = optim.LinearWarmup(1.0, 4, unit="step",
+                             after=optim.ExponentialDecay(1.0, 0.5, 1, unit="step"))
     assert [warm(t) for t in range(6)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0, 0.5])
 
 
 def test_schedule_drives_learning_rate_and_round_trips():
-    sched = optim.StepDecay(0.1, drop=0.5, every=2)
+    sched = optim.StepDecay(0.1, drop=0.5, every=2, unit="step")
     opt = optim.sgd(sched)
     params = {"w": np.zeros(1)}
     state = opt.init(params)

@@ -226,7 +226,8 @@ def test_our_additions_change_the_network(digits):
         clf = MLPClassifier((32, 16), activation="tanh", batch_norm=True, dropout=[0.2, 0.1],
                             solver="rmsprop", solver_params={"rho": 0.95}, max_norm=3.0,
                             l1=1e-5, clip_norm=5.0, lr_schedule={"name": "cosine_decay", "config": {
-                                "decay_steps": 100}}, max_iter=3, random_state=0).fit(X, y)
+                                "decay_steps": 100, "unit": "step"}},
+                            max_iter=3, random_state=0).fit(X, y)
     names = [type(layer).__name__ for layer in clf.model_.layers]
     assert names == ["Dense", "BatchNorm", "Activation", "Dropout", "Dense", "BatchNorm",
                      "Activation", "Dropout", "Dense"]

@@ -17,6 +17,7 @@ import numpy as np
 
 from .._typing import Array, Grads, Params
 from ..backend import Scratch, foreach, get_namespace, to_numpy
+from ..errors import check_positive_int
 from .compiled import Element, check_rule, compiled_sweep
 
 State = Any
@@ -228,3 +229,18 @@ def scale_learning_rate(state: State, factor: float) -> None:
     for s in _lr_states(state):
         s["lr_multiplier"] *= factor
         s["learning_rate"] *= factor
+
+
+def configure_schedules(state: State, *, steps_per_epoch: int, epochs: int) -> State:
+    """Tell every learning-rate schedule in an optimizer state how many updates make an epoch
+    and the epoch at which this fit ends (``Trainer.fit`` calls it at every fit).
+
+    Epoch-unit schedules need the first, schedules without a horizon (``CosineDecay`` without
+    ``decay_steps``) both. Updates ``state`` in place and returns it.
+    """
+    steps_per_epoch = check_positive_int("configure_schedules", "steps_per_epoch", steps_per_epoch)
+    epochs = check_positive_int("configure_schedules", "epochs", epochs, minimum=0)
+    for s in _lr_states(state):
+        s["steps_per_epoch"] = steps_per_epoch
+        s["end_epoch"] = epochs
+    return state

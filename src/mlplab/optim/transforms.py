@@ -48,14 +48,21 @@ def _flush_every(step: int, *states: dict) -> None:
 
 
 def scale_by_learning_rate(learning_rate: Any) -> Transform:
-    """u = -eta_t * multiplier * g, with eta_t a number or a schedule of the update count t."""
+    """u = -eta_t * multiplier * g, with eta_t a number or a schedule of the update count t.
+
+    The state holds what an epoch-unit schedule or one without a horizon needs
+    (``steps_per_epoch`` and ``end_epoch``, 0 until :func:`~mlplab.optim.configure_schedules`).
+    """
     schedule = get_schedule(learning_rate)
 
     def init(params):
-        return {"step": 0, "lr_multiplier": 1.0, "learning_rate": float(schedule(0))}
+        return {"step": 0, "lr_multiplier": 1.0, "learning_rate": schedule(0),
+                "steps_per_epoch": 0, "end_epoch": 0}
 
     def prepare(state):
-        lr = float(schedule(state["step"])) * state["lr_multiplier"]
+        per_epoch = state.get("steps_per_epoch", 0)
+        lr = schedule.at_step(state["step"], per_epoch,
+                              state.get("end_epoch", 0) * per_epoch) * state["lr_multiplier"]
         return {**state, "step": state["step"] + 1, "learning_rate": lr}, (-lr,)
 
     def kernel(g, u, scale):
