@@ -4,7 +4,11 @@ toy sets, all through one registry (:func:`load_dataset`).
 MNIST-style files are looked for, in order, in an explicit ``path``, ``$MLPLAB_DATA/<name>``,
 ``/usr/share/datasets/<name>`` (Debian's ``dataset-fashion-mnist`` package) and the user cache
 (``$MLPLAB_CACHE``, else ``$XDG_CACHE_HOME/mlplab``, else ``~/.cache/mlplab``); only when none
-has them are they downloaded into the cache, SHA-256 checked and written atomically.
+has them are they downloaded into the cache, SHA-256 checked and written atomically (a mirror
+whose file does not match its checksum is skipped with a warning and the next one tried).
+Wherever they come from, the files are checked against the dataset's definition (uint8 images of
+28x28, at most 60,000 + 10,000 of them, labels 0..9) from their headers, before any data is
+read, so a wrong or hostile file is an error, never a wrong array or a huge allocation.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +27,7 @@ import numpy as np
 
 from .._registry import Registry
 from ..errors import check_choice, check_float, check_generator, check_positive_int
-from .idx import read_idx
+from .idx import read_idx, read_idx_header
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -56,7 +61,9 @@ class Dataset:
 _IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
               "t10k-labels-idx1-ubyte")
 
-#: name -> download locations (tried in order) and the SHA-256 of each official ``.gz`` file
+#: name -> download locations (tried in order), the SHA-256 of each official ``.gz`` file, and
+#: the definition every file is checked against: uint8 images of ``image_shape``, at most
+#: ``sizes[part]`` of them, labels ``0..len(classes) - 1``
 IDX_SOURCES: dict[str, dict[str, Any]] = {
     "fashion-mnist": {
         "mirrors": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
@@ -68,6 +75,7 @@ IDX_SOURCES: dict[str, dict[str, Any]] = {
             "t10k-labels-idx1-ubyte": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
         },
         "hint": "on Debian: apt-get install dataset-fashion-mnist",
+        "image_shape": (28, 28), "sizes": {"train": 60_000, "test": 10_000},
         "classes": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                     "Sneaker", "Bag", "Ankle boot"],
     },
@@ -81,6 +89,7 @@ IDX_SOURCES: dict[str, dict[str, Any]] = {
             "t10k-labels-idx1-ubyte": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
         },
         "hint": "the four files of http://yann.lecun.com/exdb/mnist/",
+        "image_shape": (28, 28), "sizes": {"train": 60_000, "test": 10_000},
         "classes": [str(i) for i in range(10)],
     },
 }
@@ -113,6 +122,10 @@ def _file_in(folder: Path, stem: str) -> Path | None:
     return None
 
 
+class _ChecksumError(ValueError):
+    """A downloaded file whose SHA-256 is not the expected one."""
+
+
 def _download(url: str, target: Path, sha256: str) -> None:
     """Stream ``url`` into ``target`` atomically, with a progress bar and a SHA-256 check."""
     from tqdm.auto import tqdm
@@ -130,7 +143,7 @@ def _download(url: str, target: Path, sha256: str) -> None:
                     digest.update(chunk)
                     bar.update(len(chunk))
         if digest.hexdigest() != sha256:
-            raise ValueError(f"download of {url} has SHA-256 {digest.hexdigest()}, expected "
+            raise _ChecksumError(f"download of {url} has SHA-256 {digest.hexdigest()}, expected "
                              f"{sha256}: refusing the file (corrupt transfer or changed source)")
         os.replace(tmp, target)  # atomic: the cache never holds half a file
     finally:
@@ -151,32 +164,69 @@ def _locate_idx(name: str, path, download: bool) -> dict[str, Path]:
     if path is not None or not download:
         raise DatasetNotFoundError(f"{name}: files not found in\n  {where}\n{fix}.")
     folder = cache_dir() / name
-    errors = []
     for stem in _IDX_FILES:
-        if _file_in(folder, stem):
-            continue
-        for mirror in source["mirrors"]:
-            try:
-                _download(f"{mirror}{stem}.gz", folder / f"{stem}.gz", source["sha256"][stem])
-                break
-            except (urllib.error.URLError, OSError) as e:
-                errors.append(f"{mirror}{stem}.gz: {e}")
-        else:
-            raise DatasetNotFoundError(
-                f"{name}: files not found in\n  {where}\nand the download failed "
-                f"({'; '.join(errors)}).\n{fix}.")
+        if not _file_in(folder, stem):
+            _download_from_mirrors(name, stem, folder, f"{name}: files not found in\n  {where}\n"
+                                   "and the download failed", fix)
     return {stem: _file_in(folder, stem) for stem in _IDX_FILES}  # type: ignore[misc]
+
+
+def _download_from_mirrors(name: str, stem: str, folder: Path, failed: str, fix: str) -> None:
+    """Try each mirror in turn; a checksum mismatch is warned about and the next mirror tried."""
+    mirrors = IDX_SOURCES[name]["mirrors"]
+    errors, mismatched = [], False
+    for i, mirror in enumerate(mirrors):
+        try:
+            _download(f"{mirror}{stem}.gz", folder / f"{stem}.gz", IDX_SOURCES[name]["sha256"][stem])
+            return
+        except _ChecksumError as e:
+            mismatched = True
+            errors.append(str(e))
+            if i + 1 < len(mirrors):
+                warnings.warn(f"{name}: {e}; trying the next mirror, {mirrors[i + 1]}",
+                              stacklevel=4)
+        except (urllib.error.URLError, OSError) as e:
+            errors.append(f"{mirror}{stem}.gz: {e}")
+    if mismatched:  # a file that arrived but is wrong is a ValueError, not a missing file
+        raise ValueError(f"{name}: no mirror served a file with the expected checksum: "
+                         f"{'; '.join(errors)}")
+    raise DatasetNotFoundError(f"{failed} ({'; '.join(errors)}).\n{fix}.")
+
+
+def _read_part(name: str, files: dict[str, Path], part: str) -> tuple[np.ndarray, np.ndarray]:
+    """One part's images and labels, checked against the dataset's definition from the headers
+    before any data is read (a wrong file never becomes a wrong array or a huge allocation)."""
+    source = IDX_SOURCES[name]
+    prefix = "train" if part == "train" else "t10k"
+    images, labels = files[f"{prefix}-images-idx3-ubyte"], files[f"{prefix}-labels-idx1-ubyte"]
+    size, image_shape = source["sizes"][part], tuple(source["image_shape"])
+    n_classes = len(source["classes"])
+    dtype, shape = read_idx_header(images)
+    if dtype != np.uint8 or len(shape) != 3 or shape[1:] != image_shape:
+        raise ValueError(f"{name}: {part} images {str(images)!r} hold {dtype} values of shape "
+                         f"{shape}; {name} images are uint8 pixels (0..255) of shape "
+                         f"(n, {image_shape[0]}, {image_shape[1]})")
+    if shape[0] > size:
+        raise ValueError(f"{name}: {part} images {str(images)!r} declare {shape[0]:,} images; "
+                         f"{name} has {size:,} {part} images")
+    try:
+        X = read_idx(images, dtype=np.uint8, shape=shape)
+        y = read_idx(labels, dtype=np.uint8, shape=(shape[0],))
+    except ValueError as e:
+        raise ValueError(f"{name}: {part} {e} (uint8 labels 0..{n_classes - 1}, one per "
+                         f"image: {shape[0]})") from None
+    wrong = np.flatnonzero(y >= n_classes)
+    if wrong.size:
+        raise ValueError(f"{name}: {part} labels {str(labels)!r} hold {wrong.size} values out of "
+                         f"range 0..{n_classes - 1}, the first at index {wrong[0]}: "
+                         f"{int(y[wrong[0]])}")
+    return X, y
 
 
 def _load_idx_set(name: str, path, download: bool, flatten: bool, dtype: str | None):
     files = _locate_idx(name, path, download)
-    images = [read_idx(files["train-images-idx3-ubyte"]), read_idx(files["t10k-images-idx3-ubyte"])]
-    labels = [read_idx(files["train-labels-idx1-ubyte"]), read_idx(files["t10k-labels-idx1-ubyte"])]
-    for X, y, part in zip(images, labels, ("train", "test")):
-        if X.shape[0] != y.shape[0] or X.ndim != 3 or y.ndim != 1:
-            raise ValueError(f"{name}: {part} images {X.shape} and labels {y.shape} do not match")
     out = []
-    for X, y in zip(images, labels):
+    for X, y in (_read_part(name, files, "train"), _read_part(name, files, "test")):
         if flatten:
             X = X.reshape(X.shape[0], -1)
         if dtype is not None:
@@ -196,7 +246,9 @@ def load_fashion_mnist(path: str | os.PathLike | None = None, *, download: bool 
     """Fashion-MNIST: ``(X_train, y_train), (X_test, y_test)``, 60,000 + 10,000 images of 28x28.
 
     ``flatten`` gives ``(n, 784)`` rows; ``dtype`` scales pixels to [0, 1] in that float type
-    (``None`` keeps the raw uint8 values). Labels are int64 class indices 0..9.
+    (``None`` keeps the raw uint8 values). Labels are int64 class indices 0..9. Files that are
+    not uint8 28x28 images with labels 0..9, or hold more images than the official set, are
+    refused with a ``ValueError``; fewer (a subset) are accepted.
 
     References: Xiao, Rasul, Vollgraf, "Fashion-MNIST" (arXiv:1708.07747, 2017).
     """
@@ -221,7 +273,11 @@ DATASETS: Registry[Callable[..., Dataset]] = Registry("dataset")
 def load_dataset(name: str, **options: Any) -> Dataset:
     """A dataset by name: ``mnist``, ``fashion_mnist`` (with test split), scikit-learn's bundled
     ``digits``, ``iris``, ``wine``, ``breast_cancer``, ``diabetes``, and the 2-D toy sets
-    ``spiral``, ``moons``, ``circles``, ``xor`` (these take ``n_samples``, ``noise``, ``rng``)."""
+    ``spiral``, ``moons``, ``circles``, ``xor`` (these take ``n_samples``, ``noise``, ``rng``;
+    without ``rng`` they use ``numpy.random.default_rng(0)``, so two calls give the same data).
+
+    ``digits`` pixels are the integers 0..16, not scaled (unlike MNIST's [0, 1]).
+    """
     return DATASETS.get(name)(**options)
 
 
@@ -229,13 +285,24 @@ def _idx_dataset(name: str):
     def load(path=None, *, download=True, flatten=True, dtype="float32") -> Dataset:
         (X, y), (Xt, yt) = _load_idx_set(name, path, download, flatten,
                                          _check_dtype(f"load_dataset({name!r})", dtype))
+        sizes = IDX_SOURCES[name]["sizes"]
+        pixels = "pixels scaled to [0, 1]" if dtype is not None else "raw uint8 pixels 0..255"
+        description = f"{name}: {len(X):,} training and {len(Xt):,} test images of 28x28, {pixels}"
+        if (len(X), len(Xt)) != (sizes["train"], sizes["test"]):
+            description += (f"; a subset: the official set has {sizes['train']:,} + "
+                            f"{sizes['test']:,}")
         return Dataset(X, y, "multiclass", name, None, list(IDX_SOURCES[name]["classes"]),
-                       Xt, yt)
+                       Xt, yt, description=description)
     return load
 
 
 DATASETS.register("fashion_mnist", _idx_dataset("fashion-mnist"))
 DATASETS.register("mnist", _idx_dataset("mnist"))
+
+
+#: what a loader says about its values before scikit-learn's own description
+_VALUE_NOTES = {"digits": "Pixels are the integers 0..16 (8x8 images, 64 features), stored as "
+                          "floats and not scaled: divide by 16 for [0, 1].\n\n"}
 
 
 def _sklearn_dataset(name: str, task: str):
@@ -248,7 +315,9 @@ def _sklearn_dataset(name: str, task: str):
         return Dataset(bunch.data.astype(dtype), y, task,
                        name, [str(f) for f in getattr(bunch, "feature_names", [])] or None,
                        [str(t) for t in targets] if targets is not None else None,
-                       description=bunch.DESCR)
+                       description=_VALUE_NOTES.get(name, "") + bunch.DESCR)
+    load.__doc__ = (f"scikit-learn's bundled ``{name}`` set as a :class:`Dataset` of ``dtype``."
+                    + (" " + _VALUE_NOTES[name].strip() if name in _VALUE_NOTES else ""))
     return load
 
 
@@ -259,10 +328,15 @@ for _name, _task in (("digits", "multiclass"), ("iris", "multiclass"), ("wine", 
 
 # -- 2-D toy sets for decision boundaries --------------------------------------------------------
 
+#: the seed of the toy sets' generator when none is given: the same data on every call
+TOY_SEED = 0
+
+
 def _toy_args(owner, n_samples, noise, rng, dtype):
     _check_dtype(owner, dtype)
+    rng = np.random.default_rng(TOY_SEED) if rng is None else check_generator(owner, rng)
     return (check_positive_int(owner, "n_samples", n_samples, minimum=2),
-            check_float(owner, "noise", noise, low=0.0), check_generator(owner, rng))
+            check_float(owner, "noise", noise, low=0.0), rng)
 
 
 def _seed(rng: np.random.Generator) -> int:
@@ -270,22 +344,35 @@ def _seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
 
+def _spiral_arms(y: np.ndarray, K: int, span: float) -> tuple[np.ndarray, np.ndarray]:
+    """Radius and angle of each point, per arm ``np.linspace(0, 1, m)`` and
+    ``np.linspace(span k, span (k + 1), m)`` (the same arithmetic, bit for bit), for all arms at
+    once: one pass over the points, however many arms."""
+    m = np.bincount(y, minlength=K)[y]          # the size of each point's arm
+    i = np.arange(y.size) // K                  # the point's place along its arm
+    div = np.maximum(m - 1, 1)
+    start, stop = span * y, span * (y + 1)
+    r = i * (1.0 / div)
+    t = i * ((stop - start) / div) + start
+    last = (i == m - 1) & (m > 1)               # linspace ends exactly on its stop
+    r[last], t[last] = 1.0, stop[last]
+    return r, t
+
+
 @DATASETS.register("spiral")
 def make_spiral(n_samples: int = 300, *, n_classes: int = 3, noise: float = 0.2,
-                rng: np.random.Generator, dtype: str = "float32") -> Dataset:
+                rng: np.random.Generator | None = None, dtype: str = "float32") -> Dataset:
     """cs231n's spiral: arm k has radius r from 0 to 1 and angle t from s k to s (k + 1) radians
     (s = 12 / n_classes, so 4 for three arms) plus N(0, noise^2); x = (r sin t, r cos t). Not
-    linearly separable. ``n_samples`` is spread evenly over the arms."""
+    linearly separable. ``n_samples`` is spread evenly over the arms, so ``n_classes`` may not
+    exceed it. Without ``rng``, ``numpy.random.default_rng(0)``."""
     n, noise, rng = _toy_args("make_spiral", n_samples, noise, rng, dtype)
     K = check_positive_int("make_spiral", "n_classes", n_classes, minimum=2)
+    if K > n:
+        raise ValueError(f"make_spiral: n_classes must be <= n_samples (every arm needs a "
+                         f"point), got {n_classes=}, {n_samples=}")
     y = np.arange(n) % K
-    r = np.empty(n)
-    t = np.empty(n)
-    span = 12.0 / K
-    for k in range(K):
-        idx = np.nonzero(y == k)[0]
-        r[idx] = np.linspace(0.0, 1.0, idx.size)
-        t[idx] = np.linspace(span * k, span * (k + 1), idx.size)
+    r, t = _spiral_arms(y, K, 12.0 / K)
     t += noise * rng.standard_normal(n)
     X = np.stack([r * np.sin(t), r * np.cos(t)], axis=1)
     return Dataset(X.astype(dtype), y.astype(np.int64), "multiclass", "spiral", ["x1", "x2"],
@@ -293,8 +380,8 @@ def make_spiral(n_samples: int = 300, *, n_classes: int = 3, noise: float = 0.2,
 
 
 @DATASETS.register("moons")
-def make_moons(n_samples: int = 300, *, noise: float = 0.1, rng: np.random.Generator,
-               dtype: str = "float32") -> Dataset:
+def make_moons(n_samples: int = 300, *, noise: float = 0.1,
+               rng: np.random.Generator | None = None, dtype: str = "float32") -> Dataset:
     """Two interleaving half circles (scikit-learn's ``make_moons``)."""
     import sklearn.datasets
     n, noise, rng = _toy_args("make_moons", n_samples, noise, rng, dtype)
@@ -305,7 +392,7 @@ def make_moons(n_samples: int = 300, *, noise: float = 0.1, rng: np.random.Gener
 
 @DATASETS.register("circles")
 def make_circles(n_samples: int = 300, *, noise: float = 0.05, factor: float = 0.5,
-                 rng: np.random.Generator, dtype: str = "float32") -> Dataset:
+                 rng: np.random.Generator | None = None, dtype: str = "float32") -> Dataset:
     """A small circle inside a large one (scikit-learn's ``make_circles``)."""
     import sklearn.datasets
     n, noise, rng = _toy_args("make_circles", n_samples, noise, rng, dtype)
@@ -317,8 +404,8 @@ def make_circles(n_samples: int = 300, *, noise: float = 0.05, factor: float = 0
 
 
 @DATASETS.register("xor")
-def make_xor(n_samples: int = 300, *, noise: float = 0.0, rng: np.random.Generator,
-             dtype: str = "float32") -> Dataset:
+def make_xor(n_samples: int = 300, *, noise: float = 0.0,
+             rng: np.random.Generator | None = None, dtype: str = "float32") -> Dataset:
     """Points uniform in [-1, 1]^2, class 1 where x1 x2 > 0 (the quadrants a single layer cannot
     separate); ``noise`` is Gaussian jitter added after labelling."""
     n, noise, rng = _toy_args("make_xor", n_samples, noise, rng, dtype)
