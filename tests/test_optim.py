@@ -141,7 +141,8 @@ def test_optimizer_errors():
         optim.get_optimizer("adamm")
     with pytest.raises(ValueError, match=r"adam: b1 must be in \[0.0, 1.0\)"):
         optim.adam(b1=1.0)
-    with pytest.raises(ValueError, match=r"learning_rate must be in \(0.0, inf\]"):
+    with pytest.raises(ValueError,
+                       match=r"learning_rate must be in \(0.0, inf\], got learning_rate=-0.1"):
         optim.sgd(-0.1)
     with pytest.raises(TypeError, match="optimizer 'sgd': bad config"):
         optim.get_optimizer({"name": "sgd", "config": {"lr": 0.1}})

@@ -7,6 +7,7 @@ wrong call order.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -35,9 +36,11 @@ def check_float(owner: str, name: str, value: Any, *, low: float | None = None,
     lo = "[" if low_inclusive else "("
     hi = "]" if high_inclusive else ")"
     rng = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
-    ok = np.isfinite(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{owner}: {name} must be a finite number in {rng}, got {name}={value!r}")
+    ok = True
     if low is not None:
-        ok = ok and (value >= low if low_inclusive else value > low)
+        ok = value >= low if low_inclusive else value > low
     if high is not None:
         ok = ok and (value <= high if high_inclusive else value < high)
     if not ok:
@@ -64,17 +67,37 @@ def check_generator(owner: str, rng: Any) -> np.random.Generator:
     return rng
 
 
-def check_matrix(owner: str, x: Any, *, features: int | None = None, what: str = "input") -> None:
-    """Check that ``x`` is a 2-D array ``(batch, features)`` with at least one row."""
-    shape = getattr(x, "shape", None)
-    if shape is None:
-        raise TypeError(f"{owner}: {what} must be an array of shape (batch, features), "
-                        f"got {type(x).__name__}")
+def check_matrix(owner: str, x: Any, *, features: int | None = None, what: str = "input") -> Any:
+    """``x`` as a 2-D array ``(batch, features)`` with at least one row, after checking it.
+
+    Arrays are returned as they are; nested sequences (a list of rows, as scikit-learn and
+    PyTorch accept) become a NumPy array. Ragged or non-numeric nesting is refused.
+    """
+    if getattr(x, "shape", None) is None:
+        x = _as_numeric_array(owner, x, what)
+    shape = tuple(x.shape)
     if len(shape) != 2:
         want = f"(batch, {features})" if features is not None else "(batch, features)"
-        raise ValueError(f"{owner}: {what} must be 2-D of shape {want}, got shape {tuple(shape)}")
+        raise ValueError(f"{owner}: {what} must be 2-D of shape {want}, got shape {shape}")
     if features is not None and shape[1] != features:
         raise ValueError(f"{owner}: expected {what} of shape (batch, {features}), "
-                         f"got shape {tuple(shape)}")
+                         f"got shape {shape}")
     if shape[0] == 0:
-        raise ValueError(f"{owner}: {what} is empty (shape {tuple(shape)})")
+        raise ValueError(f"{owner}: {what} is empty (shape {shape})")
+    return x
+
+
+def _as_numeric_array(owner: str, x: Any, what: str) -> np.ndarray:
+    """A nested sequence of numbers as a NumPy array (what ``numpy.asarray`` makes of it)."""
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+        raise TypeError(f"{owner}: {what} must be an array or a list of rows of shape "
+                        f"(batch, features), got {type(x).__name__}")
+    try:
+        a = np.asarray(x)
+    except ValueError as e:  # ragged rows: NumPy 2 refuses inhomogeneous nesting
+        raise ValueError(f"{owner}: {what} must be rows of equal length (batch, features): "
+                         f"{e}") from None
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        raise TypeError(f"{owner}: {what} must hold numbers, got a {type(x).__name__} of "
+                        f"dtype {a.dtype}")
+    return a

@@ -116,6 +116,12 @@ class Loss:
         if shape is None or len(shape) != 2:
             raise ValueError(f"{self.name}: y_pred must be 2-D (batch, outputs), got "
                              f"{tuple(shape) if shape is not None else type(y_pred).__name__}")
+        self._check_not_empty(shape)
+
+    def _check_not_empty(self, shape) -> None:
+        if shape[0] == 0:  # the mean over no rows is 0/0
+            raise ValueError(f"{self.name}: the batch is empty (predictions of shape "
+                             f"{tuple(shape)}): a mean loss needs at least one example")
 
     def _as_array(self, xp, y: Any) -> Array:
         if not hasattr(y, "shape") or get_namespace(y) is not xp:
@@ -492,6 +498,7 @@ class HierarchicalSoftmax(Loss):
         if shape is None or len(shape) != 2 or shape[1] != self.in_features:
             raise ValueError(f"{self.name}: expected hidden features of shape "
                              f"(batch, {self.in_features}), got {shape}")
+        self._check_not_empty(shape)
 
     def _targets(self, xp, h, y_true):
         y = self._as_array(xp, y_true)

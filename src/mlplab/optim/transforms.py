@@ -37,6 +37,15 @@ def _decay_square(E, g, rho: float, work) -> None:
     E += work
 
 
+def _check_eps(owner: str, eps) -> float:
+    """eps > 0: it keeps a zero gradient (or second moment) from giving 0 / 0 = NaN."""
+    eps = check_float(owner, "eps", eps)
+    if not eps > 0:
+        raise ValueError(f"{owner}: eps must be > 0 (with eps=0 a zero gradient gives 0/0 = NaN), "
+                         f"got {eps=}")
+    return eps
+
+
 #: decaying state is swept for would-be subnormals every this many steps (see flush_tiny; the
 #: threshold leaves 24 halvings of headroom, so any decay rate >= 0.5 per step is covered)
 FLUSH_EVERY = 16
@@ -108,7 +117,7 @@ def scale_by_adagrad(eps: float = 1e-7) -> Transform:
 
     References: Duchi, Hazan, Singer, "Adaptive Subgradient Methods" (JMLR 2011).
     """
-    eps = check_float("adagrad", "eps", eps, low=0.0)
+    eps = _check_eps("adagrad", eps)
 
     def init(params):
         return {"sum_sq": _zeros_like(params)}
@@ -133,7 +142,7 @@ def scale_by_rms(rho: float = 0.9, eps: float = 1e-8) -> Transform:
     References: Tieleman & Hinton, Coursera lecture 6.5 (2012). PyTorch's default eps is 1e-8.
     """
     rho = check_float("rmsprop", "rho", rho, low=0.0, high=1.0, high_inclusive=False)
-    eps = check_float("rmsprop", "eps", eps, low=0.0)
+    eps = _check_eps("rmsprop", eps)
 
     def init(params):
         return {"mean_sq": _zeros_like(params), "t": 0}
@@ -149,8 +158,7 @@ def scale_by_rms(rho: float = 0.9, eps: float = 1e-8) -> Transform:
         return div_into(u, g, u)
 
     def finish(state):
-        if eps > 0:  # with eps = 0 a flushed E would divide by zero
-            _flush_every(state["t"], state["mean_sq"])
+        _flush_every(state["t"], state["mean_sq"])
 
     return elementwise_transform(init, lambda state: ({**state, "t": state["t"] + 1}, ()),
                                  ("mean_sq",), kernel, finish, rule="rms",
@@ -164,7 +172,7 @@ def scale_by_adadelta(rho: float = 0.95, eps: float = 1e-6) -> Transform:
     References: Zeiler, "ADADELTA: An Adaptive Learning Rate Method" (arXiv:1212.5701, 2012).
     """
     rho = check_float("adadelta", "rho", rho, low=0.0, high=1.0, high_inclusive=False)
-    eps = check_float("adadelta", "eps", eps, low=0.0, low_inclusive=False)
+    eps = _check_eps("adadelta", eps)
 
     def init(params):
         return {"mean_sq": _zeros_like(params), "mean_sq_delta": _zeros_like(params), "t": 0}
@@ -198,7 +206,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tran
     """
     b1 = check_float("adam", "b1", b1, low=0.0, high=1.0, high_inclusive=False)
     b2 = check_float("adam", "b2", b2, low=0.0, high=1.0, high_inclusive=False)
-    eps = check_float("adam", "eps", eps, low=0.0)
+    eps = _check_eps("adam", eps)
 
     def init(params):
         return {"m_sum": _zeros_like(params), "v_sum": _zeros_like(params), "t": 0}
@@ -222,7 +230,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tran
         return u
 
     def finish(state):
-        _flush_every(state["t"], state["m_sum"], *([state["v_sum"]] if eps > 0 else []))
+        _flush_every(state["t"], state["m_sum"], state["v_sum"])
 
     return elementwise_transform(init, prepare, ("m_sum", "v_sum"), kernel, finish,
                                  rule="adam", constants=(b1, b2))
