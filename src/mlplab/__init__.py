@@ -16,8 +16,10 @@ from .losses import (LOSSES, HierarchicalSoftmax, Huber, Loss, MeanAbsoluteError
                      MeanSquaredError, MulticlassHinge, MultilabelHinge, SigmoidBinaryCrossEntropy,
                      SoftmaxCrossEntropy, SquaredHinge, get_loss)
 from .network import Sequential
-from .optim import (adadelta, adagrad, adam, get_optimizer, get_schedule, lbfgs, momentum,
-                    nesterov, newton, rmsprop, sgd)
+from .backend import get_num_threads, set_num_threads, threads
+from .optim import (Constant, CosineDecay, ExponentialDecay, InverseTimeDecay, LinearWarmup,
+                    StepDecay, adadelta, adagrad, adam, get_optimizer, get_schedule, lbfgs,
+                    momentum, nesterov, newton, rmsprop, sgd)
 from .regularizers import L1, L2, ElasticNet, MaxNorm
 from .data import (Dataset, GaussianInputNoise, RandomShift, load_dataset, load_fashion_mnist,
                    load_mnist, load_table, train_val_test_split)
@@ -52,7 +54,8 @@ __all__ = [
     "ModelCheckpoint", "CSVLogger", "TrainingDiverged", "load_model",
     "sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "newton", "lbfgs",
     "get_optimizer",
-    "get_schedule", "L1", "L2", "ElasticNet", "MaxNorm", "GaussianInputNoise", "RandomShift",
+    "get_schedule", "Constant", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay",
+    "LinearWarmup", "L1", "L2", "ElasticNet", "MaxNorm", "GaussianInputNoise", "RandomShift",
     # data and evaluation
     "Dataset", "load_dataset", "load_fashion_mnist", "load_mnist", "load_table",
     "Whitening", "ImageMean", "get_preprocessor", "fit_preprocessing", "train_val_test_split",
@@ -61,5 +64,7 @@ __all__ = [
     # diagnostics
     "gradcheck", "GradcheckReport", "diagnose", "TrainingMonitor", "bias_variance_report",
     "learning_curve", "validation_curve", "overfit_tiny_subset", "initialization_experiment",
+    # threads of the matrix products and the optimizer sweep
+    "set_num_threads", "get_num_threads", "threads",
     "__version__",
 ]

@@ -63,7 +63,8 @@ def split_spec(kind: str, spec: Any) -> tuple[Any, dict]:
     if isinstance(spec, Mapping):
         name = spec.get("name", spec.get("class_name"))
         if name is None:
-            raise ValueError(f"{kind} spec {dict(spec)!r} has no 'name'")
+            raise ValueError(f"{kind} spec {dict(spec)!r} needs a 'name': a spec is "
+                             f"{{'name': ..., 'config': {{...}}}} (config optional)")
         extra = set(spec) - {"name", "class_name", "config"}
         if extra:
             raise ValueError(f"{kind} spec has unknown keys {sorted(extra)}; "

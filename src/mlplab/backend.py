@@ -6,8 +6,10 @@ standard in its main namespace), everything else goes through ``array_api_compat
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
+import numbers
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
@@ -217,25 +219,62 @@ def flush_tiny(a: Array) -> None:
 
 #: elements per chunk (float32: 512 KiB per array)
 CHUNK = 1 << 17
-_pool: dict[str, Any] = {"threads": None, "executor": None, "pid": None}
+_pool: dict[str, Any] = {"threads": None, "executor": None, "pid": None, "blas_default": None}
 
 
 def set_num_threads(n: int | None) -> None:
-    """Threads for elementwise optimizer work (``None``: ``$MLPLAB_NUM_THREADS``, else 1).
+    """Threads for the matrix products (the BLAS, through ``threadpoolctl``) and for the
+    optimizer's elementwise sweep; ``None`` restores the defaults (the BLAS's as they were
+    before the first call, the sweep's ``$MLPLAB_NUM_THREADS``, else 1).
 
-    One by default: after each matrix product OpenBLAS's worker threads spin for a while
-    (``OPENBLAS_THREAD_TIMEOUT``, about 0.1 s by default) and take the cores a second pool
-    would need, which makes more threads slower. With a short spin (``OPENBLAS_THREAD_TIMEOUT=4``
-    set before NumPy loads) or an MKL NumPy, 2 threads make Adam on a 3-million-parameter
-    network faster (measure: small networks can get slower). BLAS threads are the BLAS's (see
-    ``threadpoolctl``).
+    Set 1 thread per process when other work shares the machine (another training run, a
+    parallel search, a busy core): the BLAS otherwise starts one thread per core, and a product
+    waits for its slowest thread, which made an epoch 12x slower on a machine where one core was
+    taken. The sweep is single-threaded by default: after each product OpenBLAS's worker
+    threads spin for a while (``OPENBLAS_THREAD_TIMEOUT``, about 0.1 s by default) and take the
+    cores a second pool would need. With a short spin (``OPENBLAS_THREAD_TIMEOUT=4`` set before
+    NumPy loads) or an MKL NumPy, 2 sweep threads make Adam on a 3-million-parameter network
+    faster (measure: small networks can get slower). See also :func:`threads`.
     """
-    if n is not None and (not isinstance(n, int) or n < 1):
-        raise ValueError(f"set_num_threads: n must be a positive int or None, got {n!r}")
-    _pool.update(threads=n, executor=None, pid=None)
+    n = _check_threads("set_num_threads", n)
+    from threadpoolctl import threadpool_limits  # on first use: `import mlplab` stays light
+    if n is None:
+        if _pool["blas_default"] is not None:
+            _pool["blas_default"].restore_original_limits()
+            _pool["blas_default"] = None
+    else:
+        limiter = threadpool_limits(n, user_api="blas")
+        if _pool["blas_default"] is None:  # remember the limits from before our first change
+            _pool["blas_default"] = limiter
+    _pool["threads"] = n
+
+
+@contextlib.contextmanager
+def threads(n: int):
+    """``with threads(n):`` runs the BLAS and the optimizer sweep on ``n`` threads, and restores
+    both settings on exit (see :func:`set_num_threads`)."""
+    n = _check_threads("threads", n, allow_none=False)
+    from threadpoolctl import threadpool_limits
+    previous = _pool["threads"]
+    with threadpool_limits(n, user_api="blas"):
+        _pool["threads"] = n
+        try:
+            yield
+        finally:
+            _pool["threads"] = previous
+
+
+def _check_threads(owner: str, n: Any, allow_none: bool = True) -> int | None:
+    if n is None and allow_none:
+        return None
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        valid = "a positive int or None" if allow_none else "a positive int"
+        raise ValueError(f"{owner}: n must be {valid}, got n={n!r}")
+    return int(n)
 
 
 def get_num_threads() -> int:
+    """Threads of the optimizer sweep (the BLAS's: ``threadpoolctl.threadpool_info()``)."""
     n = _pool["threads"]
     if n is None:
         n = int(os.environ.get("MLPLAB_NUM_THREADS") or 1)

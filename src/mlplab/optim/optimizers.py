@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from .._registry import Registry, split_spec
 from .base import Transform, chain
 from .schedules import Schedule, serialize_schedule
@@ -17,6 +19,8 @@ def _spec(name: str, **config: Any) -> dict:
     lr = config.get("learning_rate")
     if isinstance(lr, Schedule):
         config["learning_rate"] = serialize_schedule(lr)
+    # NumPy scalars (np.float32(0.01)) as Python numbers: the spec is saved as JSON and TOML
+    config = {k: v.item() if isinstance(v, np.generic) else v for k, v in config.items()}
     return {"name": name, "config": config}
 
 
