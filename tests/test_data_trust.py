@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from mlplab.data import datasets as ds
-from mlplab.data import load_dataset, load_fashion_mnist, load_mnist, read_idx
+from mlplab.data import load_dataset, load_mnist, load_table, read_idx
 
 STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
          "t10k-labels-idx1-ubyte")
@@ -210,3 +210,63 @@ def test_digits_says_its_pixels_are_0_to_16():
     np.testing.assert_array_equal(d.X, raw.astype(np.float32))
     assert "integers 0..16" in d.description and "0..16" in ds.DATASETS.get("digits").__doc__
     assert "digits`` pixels are the integers 0..16" in load_dataset.__doc__
+
+
+# -- tables ----------------------------------------------------------------------------------------
+
+def test_a_stray_string_in_a_numeric_column_is_reported_with_its_row(tmp_path):
+    # row 2 (counting data rows from 0) of column x holds "oops"; the rest are numbers
+    (tmp_path / "t.csv").write_text("a,x,color,y\n1,1.5,red,0\n2,2.0,blue,1\n3,oops,10,0\n"
+                                    "4,3.1,red,1\n5,2.2,blue,0\n")
+    with pytest.raises(ValueError, match=r"load_table: column 'x' of .*t\.csv' holds numbers "
+                                         r"except in 1 cell\(s\) \(row 2: 'oops'; .*categorical="):
+        load_table(tmp_path / "t.csv", target="y")
+    with pytest.raises(ValueError, match=r"column 'x' .* \(row 2: 'oops'"):
+        load_table(tmp_path / "t.csv", target="y", categorical=["color"])
+    # listed as categorical, x is text by the caller's word; color ("10" among words) is text
+    d = load_table(tmp_path / "t.csv", target="y", categorical=["x", "color"])
+    assert d.feature_names == ["a", "x=1.5", "x=2.0", "x=2.2", "x=3.1", "x=oops",
+                               "color=10", "color=blue", "color=red"]
+    # the same in the target: numbers with one stray text cell
+    (tmp_path / "r.csv").write_text("a,y\n1,0.5\n2,1.5\n3,n/a?\n4,2.5\n")
+    with pytest.raises(ValueError, match=r"column 'y' .* \(row 2: 'n/a\?'.*task='classification'"):
+        load_table(tmp_path / "r.csv", target="y")
+    with pytest.raises(ValueError, match=r"column 'y' .* \(row 2: 'n/a\?'"):
+        load_table(tmp_path / "r.csv", target="y", task="regression")
+    assert load_table(tmp_path / "r.csv", target="y", task="classification").target_names == \
+        ["0.5", "1.5", "2.5", "n/a?"]
+
+
+def test_a_high_cardinality_column_is_refused_above_max_categories(tmp_path):
+    import pandas as pd
+    n = 1001  # one more than the documented default, max_categories=1000
+    pd.DataFrame({"id": [f"u{i}" for i in range(n)], "x": np.arange(n) % 7,
+                  "y": np.arange(n) % 2}).to_csv(tmp_path / "ids.csv", index=False)
+    with pytest.raises(ValueError, match=r"column 'id' .* has 1,001 distinct values, more than "
+                                         r"max_categories=1000: .* 1,001 columns \(0\.00 GB of "
+                                         r"float32 for 1,001 rows\)\. Drop it \(drop=\['id'\]\)"):
+        load_table(tmp_path / "ids.csv", target="y")
+    d = load_table(tmp_path / "ids.csv", target="y", max_categories=n)
+    assert d.X.shape == (n, 1 + n) and d.X.dtype == np.float32
+    np.testing.assert_array_equal(d.X[:, 1:].sum(axis=1), 1.0)  # one-hot: one 1 per row
+    assert load_table(tmp_path / "ids.csv", target="y", drop=["id"]).X.shape == (n, 1)
+    with pytest.raises(ValueError, match="load_table: max_categories must be an int >= 1, got "
+                                         "max_categories=0"):
+        load_table(tmp_path / "ids.csv", target="y", max_categories=0)
+
+
+def test_dropping_the_target_and_corrupt_files_are_clear_errors(tmp_path):
+    import pandas as pd
+    df = pd.DataFrame({"a": np.arange(200), "y": np.arange(200) % 2})
+    df.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(ValueError, match=r"load_table: drop names the target column 'y'.*"
+                                         r"drop=\['a', 'y'\]"):
+        load_table(tmp_path / "t.csv", target="y", drop=["a", "y"])
+    packed = gzip.compress((tmp_path / "t.csv").read_bytes())
+    (tmp_path / "cut.csv.gz").write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(ValueError, match=r"load_table: cannot read '.*cut\.csv\.gz', it is "
+                                         r"truncated or corrupt \(EOFError"):
+        load_table(tmp_path / "cut.csv.gz", target="y")
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1" + bytes(16) + b"PAR1")
+    with pytest.raises(ValueError, match=r"cannot read '.*bad\.parquet', it is truncated"):
+        load_table(tmp_path / "bad.parquet", target="y")
