@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
                                       validate_data)
 
@@ -529,7 +529,16 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
             self._validate_params()
             if classes is None and type_of_target(y) != "multilabel-indicator":
                 raise ValueError("classes must be passed on the first call to partial_fit")
+        elif classes is not None and self._kind != "multilabel":
+            self._check_same_classes(classes)
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _check_same_classes(self, classes) -> None:
+        """A later partial_fit may repeat ``classes`` (in any order), never change them: the
+        output units are already tied to the first call's classes (scikit-learn's rule)."""
+        if not np.array_equal(unique_labels(classes), self.classes_):
+            raise ValueError(f"{type(self).__name__}.partial_fit: classes={classes!r} differ from "
+                             f"the classes of the first call, {self.classes_.tolist()}")
 
     def _encode_targets(self, y, *, first, classes=None):
         kind = type_of_target(y)
@@ -540,7 +549,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
                 self.classes_ = np.arange(y.shape[1])
             else:
                 y = column_or_1d(y, warn=True)
-                self.classes_ = np.unique(y) if classes is None else np.asarray(classes)
+                self.classes_ = unique_labels(y if classes is None else classes)
                 if len(self.classes_) < 2:
                     raise ValueError(f"{type(self).__name__}: only one class "
                                      f"({self.classes_[0]!r}) in y; a classifier needs at "
