@@ -26,7 +26,8 @@ def idx_bytes(a: np.ndarray, shape: tuple[int, ...] | None = None) -> bytes:
     (``shape`` may claim something else than ``a`` holds), big-endian data."""
     shape = a.shape if shape is None else shape
     return (struct.pack(">BBBB", 0, 0, CODES[a.dtype], len(shape))
-            + struct.pack(f">{len(shape)}I", *shape) + a.astype(a.dtype.newbyteorder(">")).tobytes())
+            + struct.pack(f">{len(shape)}I", *shape)
+            + a.astype(a.dtype.newbyteorder(">")).tobytes())
 
 
 def write_set(folder: Path, rng, n_train=6, n_test=3, **replace) -> dict[str, np.ndarray]:

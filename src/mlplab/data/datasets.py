@@ -177,14 +177,15 @@ def _download_from_mirrors(name: str, stem: str, folder: Path, failed: str, fix:
     errors, mismatched = [], False
     for i, mirror in enumerate(mirrors):
         try:
-            _download(f"{mirror}{stem}.gz", folder / f"{stem}.gz", IDX_SOURCES[name]["sha256"][stem])
+            _download(f"{mirror}{stem}.gz", folder / f"{stem}.gz",
+                      IDX_SOURCES[name]["sha256"][stem])
             return
         except _ChecksumError as e:
             mismatched = True
             errors.append(str(e))
             if i + 1 < len(mirrors):
                 warnings.warn(f"{name}: {e}; trying the next mirror, {mirrors[i + 1]}",
-                              stacklevel=4)
+                              stacklevel=5)  # the caller of load_mnist()
         except (urllib.error.URLError, OSError) as e:
             errors.append(f"{mirror}{stem}.gz: {e}")
     if mismatched:  # a file that arrived but is wrong is a ValueError, not a missing file

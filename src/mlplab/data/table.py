@@ -69,8 +69,8 @@ def _report_stray(path: str, name: str, stray: list, what: str) -> ValueError:
     shown = ", ".join(f"row {row}: {value!r}" for row, value in stray[:5])
     more = f" and {len(stray) - 5} more" if len(stray) > 5 else ""
     return ValueError(f"load_table: column {name!r} of {path!r} holds numbers except in "
-                      f"{len(stray)} cell(s) ({shown}{more}; rows count from 0 after the header); fix "
-                      f"them (an empty cell is a missing value) {what}")
+                      f"{len(stray)} cell(s) ({shown}{more}; rows count from 0 after the "
+                      f"header); fix them (an empty cell is a missing value) {what}")
 
 
 def _check_cardinality(path: str, X_df, categorical: list[str], max_categories: int,
