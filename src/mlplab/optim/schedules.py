@@ -12,12 +12,13 @@ Each schedule has ``get_config()`` so it can be saved with the optimizer and reb
 """
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from .._registry import Registry, build_from_spec, split_spec
+from .._registry import Registry, split_spec
 from ..errors import check_choice, check_float, check_positive_int
 
 SCHEDULES: Registry[type] = Registry("schedule")
@@ -239,10 +240,14 @@ def get_schedule(spec: Any, defaults: Mapping[str, Any] | None = None) -> Schedu
     if not isinstance(spec, (str, Mapping)):
         raise TypeError(f"schedule: expected a number, a Schedule, a name or "
                         f"{{'name': ..., 'config': {{...}}}}, got {spec!r}")
-    if defaults:
-        name, config = split_spec("schedule", spec)
-        spec = {"name": name, "config": {**defaults, **config}}
-    return build_from_spec(SCHEDULES, spec)
+    name, config = split_spec("schedule", spec)
+    cls = SCHEDULES.get(name)
+    config = {**(defaults or {}), **config}
+    try:
+        inspect.signature(cls).bind(**config)
+    except TypeError as e:  # a missing or unknown argument: name the schedule and its config
+        raise TypeError(f"schedule {name!r}: bad config {config!r} ({e})") from None
+    return cls(**config)
 
 
 def serialize_schedule(schedule: Schedule) -> dict[str, Any]:
