@@ -46,6 +46,7 @@ class _ConvergenceStop(EarlyStopping):
 class _ValidationScore(Callback):
     """The estimator's own ``score`` on the validation set after each epoch (accuracy, or R^2
     for regressors, as scikit-learn's ``validation_scores_``), logged as ``val_score``."""
+    log_keys = ("val_score",)
 
     def __init__(self, estimator, X, y):
         self.estimator, self.X, self.y = estimator, X, y
@@ -310,12 +311,12 @@ class _MLPBase(BaseEstimator):
         base = [c for c in trainer.callbacks
                 if not isinstance(c, (_ConvergenceStop, _ValidationScore))]
         trainer.callbacks = base[:1] + added + base[1:]  # after History, before the progress
-        trainer.epochs = trainer.epoch + (1 if incremental else self.max_iter)
         before = len(trainer.history.epoch)
-        trainer.fit(X, targets, validation_data=validation, sample_weight=sw)
+        trainer.fit(X, targets, epochs=1 if incremental else self.max_iter,
+                    validation_data=validation, sample_weight=sw)
         self._record(trainer, before, X.shape[0], added[0] if val_raw is not None else None)
         if (not incremental and not isinstance(self.optimizer_, Solver)
-                and trainer.epoch >= trainer.epochs and not trainer.stop_training):
+                and trainer.epoch >= trainer.end_epoch and not trainer.stop_training):
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                           "and the optimization hasn't converged yet.", ConvergenceWarning)
         return self

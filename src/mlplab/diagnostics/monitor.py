@@ -4,27 +4,67 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import copy, to_numpy
+from ..errors import check_positive_int
 from ..train.callbacks import Callback
-from .advice import (Report, check_activations, check_gradients, check_initial_loss,
-                     check_update_ratios)
-from .stats import activation_statistics, gradient_norms, update_ratios
+from .advice import (Evidence, Report, check_activations, check_gradients, check_initial_loss,
+                     check_update_ratios, explain)
+from .stats import (activation_statistics, expected_initial_loss, gradient_norms, update_ratios,
+                    weight_gains)
+
+
+class EpochReports(dict):
+    """``{epoch: Report}`` for the watched epochs (0-based). Looking up an epoch that was not
+    watched raises a ``KeyError`` that names the recorded epochs and the nearest one;
+    :meth:`nearest` returns that one's report."""
+
+    def __init__(self, every: int = 1):
+        super().__init__()
+        self.every = every
+
+    def nearest(self, epoch: int) -> tuple[int, Report]:
+        """``(recorded_epoch, report)`` for the recorded epoch closest to ``epoch`` (the
+        earlier one on a tie)."""
+        if not self:
+            raise KeyError(f"TrainingMonitor: no report recorded yet (asked for {epoch=})")
+        best = min(self, key=lambda e: (abs(e - epoch), e))
+        return best, self[best]
+
+    def __missing__(self, epoch):
+        if not self:
+            raise KeyError(f"TrainingMonitor: no report for {epoch=}: none recorded yet "
+                           "(reports are made at the end of watched epochs)")
+        recorded = sorted(self)
+        shown = recorded if len(recorded) <= 12 else recorded[:6] + ["..."] + recorded[-5:]
+        hint = ""
+        if isinstance(epoch, int) and not isinstance(epoch, bool):
+            hint = (f"; the nearest is epoch {self.nearest(epoch)[0]} "
+                    f"(reports.nearest({epoch}))")
+        raise KeyError(f"TrainingMonitor: no report for {epoch=}: reports are made every "
+                       f"{self.every} epoch(s), 0-based, at epochs {shown}{hint}")
 
 
 class TrainingMonitor(Callback):
     """Watch a probe set while training: activation statistics, dead ReLUs, saturation,
     per-layer gradient norms, and the update/weight ratio of the first update of each epoch.
 
-    ``reports[epoch]`` holds the findings (a :class:`Report`), ``initial`` the initial-loss
+    ``reports[epoch]`` holds the findings (a :class:`Report`, 0-based epochs, every ``every``
+    epochs: see :class:`EpochReports` for the other epochs), ``initial`` the initial-loss
     check of a fresh run, and ``history`` per-epoch numbers for plots:
     ``{"epoch", "grad_norm": {key: float}, "update_ratio": {...}, "dead": {layer: fraction},
     "saturated": {...}, "std": {...}}``. With ``verbose`` the problems are printed as found.
+
+    Each report follows causes across the checks (:func:`~.advice.explain`) with the evidence
+    of the whole run so far: the training loss of every epoch and the update ratios of the
+    earlier watched epochs (a learning rate that killed ReLUs in epoch 1 is still named when
+    the dead units leave nothing to update in epoch 3).
     """
 
     def __init__(self, X, y=None, *, every: int = 1, verbose: bool = False):
         self.X, self.y = X, y
-        self.every = every
+        self.every = check_positive_int("TrainingMonitor", "every", every)
         self.verbose = verbose
-        self.reports: dict[int, Report] = {}
+        self.reports: EpochReports = EpochReports(self.every)
+        self.losses: list[float] = []
         self.history: list[dict] = []
         self.initial = None
         self._before: dict | None = None
@@ -54,6 +94,7 @@ class TrainingMonitor(Callback):
             self._before = None
 
     def on_epoch_end(self, epoch, logs):
+        self.losses.append(float(logs.get("loss", float("nan"))))
         if not self._watching(epoch):
             return
         model = self.trainer.model
@@ -64,6 +105,13 @@ class TrainingMonitor(Callback):
             if self.y is not None:
                 norms = gradient_norms(model, self.trainer.loss, self.X, self.y)
                 findings += check_gradients(norms)
+            ratios = {h["epoch"]: h["update_ratio"] for h in self.history}
+            ratios[epoch] = dict(self._ratios)
+            findings = explain(findings, Evidence(
+                losses=list(self.losses), ratios=ratios,
+                initial_loss=None if self.initial is None else self.initial.value,
+                chance_loss=expected_initial_loss(self.trainer.loss, model.out_features),
+                grad_norms=norms, gains=weight_gains(model)))
         report = Report(findings)
         self.reports[epoch] = report
         self.history.append({
