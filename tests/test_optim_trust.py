@@ -302,8 +302,8 @@ def test_numpy_scalars_are_numbers():
 
 
 @pytest.mark.parametrize("bad, error, match", [
-    (True, TypeError, r"schedule: expected a number, a Schedule, a name"),
-    (np.True_, TypeError, r"schedule: expected a number, a Schedule, a name"),
+    (True, TypeError, r"learning_rate: expected a number, a Schedule, a schedule name"),
+    (np.True_, TypeError, r"learning_rate: expected a number, a Schedule, a schedule name"),
     (float("nan"), ValueError, r"Constant: learning_rate must be a finite number"),
     (np.float32("nan"), ValueError, r"Constant: learning_rate must be a finite number"),
     ({"config": {}}, ValueError, r"schedule spec \{'config': \{\}\} needs a 'name': a spec is "
@@ -312,6 +312,16 @@ def test_numpy_scalars_are_numbers():
 def test_schedule_spec_errors(bad, error, match):
     with pytest.raises(error, match=match):
         mlplab.get_schedule(bad)
+
+
+def test_optimizer_config_errors_name_the_argument():
+    with pytest.raises(TypeError, match=r"adam: b1 must be a real number, got b1=False"):
+        mlplab.get_optimizer({"name": "adam", "config": {"b1": False}})
+    with pytest.raises(TypeError, match=r"learning_rate: expected a number, .* got True"):
+        mlplab.get_optimizer({"name": "sgd", "config": {"learning_rate": True}})
+    with pytest.raises(TypeError, match=r"optimizer 'adam': bad config \{'lr': 0.1\} \(got an "
+                                        r"unexpected keyword argument 'lr'\)"):
+        mlplab.get_optimizer({"name": "adam", "config": {"lr": 0.1}})
 
 
 def test_check_helpers_still_refuse_numpy_bools():

@@ -1,6 +1,7 @@
 """Named optimizers: chains of transforms with the classic defaults, and their registry."""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import numpy as np
@@ -93,6 +94,7 @@ def get_optimizer(spec: Any) -> Transform | Solver:
     name, config = split_spec("optimizer", spec)
     factory = OPTIMIZERS.get(name)
     try:
-        return factory(**config)
-    except TypeError as e:
+        inspect.signature(factory).bind(**config)
+    except TypeError as e:  # a missing or unknown argument; bad values get their own message
         raise TypeError(f"optimizer {name!r}: bad config {config!r} ({e})") from None
+    return factory(**config)

@@ -238,7 +238,7 @@ def get_schedule(spec: Any, defaults: Mapping[str, Any] | None = None) -> Schedu
         raise TypeError(f"schedule {spec!r}: use a mlplab.optim.schedules.Schedule subclass so it "
                         "can be saved and rebuilt")
     if not isinstance(spec, (str, Mapping)):
-        raise TypeError(f"schedule: expected a number, a Schedule, a name or "
+        raise TypeError(f"learning_rate: expected a number, a Schedule, a schedule name or "
                         f"{{'name': ..., 'config': {{...}}}}, got {spec!r}")
     name, config = split_spec("schedule", spec)
     cls = SCHEDULES.get(name)
