@@ -14,6 +14,8 @@ validation score) improved by less than ``tol`` for ``n_iter_no_change`` epochs"
 """
 from __future__ import annotations
 
+import functools
+import math
 import numbers
 import warnings
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
@@ -39,8 +42,22 @@ from .optim import OPTIMIZERS, Solver, get_optimizer, get_schedule
 from .regularizers import L1, L2, MaxNorm
 from .train import Callback, EarlyStopping, Trainer, read_checkpoint
 
+# scikit-learn's words when a fit ends with NaN or inf weights; our message continues it
+NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large "
+              "values and need to be preprocessed.")
+
+
 class _ConvergenceStop(EarlyStopping):
-    """scikit-learn's stopping rule: no improvement by ``tol`` for ``n_iter_no_change`` epochs."""
+    """scikit-learn's stopping rule: no improvement by ``tol`` for ``n_iter_no_change`` epochs.
+
+    With ``restore_best`` the weights at the start of the fit are the best until an epoch
+    scores better (scikit-learn's ``_best_coefs``), so a fit whose every validation score is
+    NaN (diverged from the first epoch) ends with the starting weights, not NaN ones."""
+
+    def on_train_begin(self, trainer):
+        super().on_train_begin(trainer)
+        if self.restore_best:
+            self.best_state = trainer.get_state()
 
 
 class _ValidationScore(Callback):
@@ -53,8 +70,19 @@ class _ValidationScore(Callback):
         self.scores: list[float] = []
 
     def on_epoch_end(self, epoch, logs):
-        logs["val_score"] = float(self.estimator.score(self.X, self.y))
+        logs["val_score"] = self.estimator._validation_score(self.X, self.y)
         self.scores.append(logs["val_score"])
+
+
+def _quiet_overflow(fit):
+    """NumPy's overflow and invalid-value warnings are silenced while fitting: a diverging fit
+    ends in the estimator's own error (or, with early stopping, in the best weights), which
+    says what happened and what to do, instead of one warning per overflowing operation."""
+    @functools.wraps(fit)
+    def wrapped(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return fit(*args, **kwargs)
+    return wrapped
 
 
 def _incremental_solver(estimator) -> bool:
@@ -271,6 +299,7 @@ class _MLPBase(BaseEstimator):
             sw = w if sw is None else sw * w
         return sw
 
+    @_quiet_overflow
     def _fit(self, X, y, sample_weight=None, X_val=None, y_val=None, *, incremental=False,
              classes=None):
         first = not (incremental or self.warm_start) or not hasattr(self, "trainer_")
@@ -314,7 +343,9 @@ class _MLPBase(BaseEstimator):
         before = len(trainer.history.epoch)
         trainer.fit(X, targets, epochs=1 if incremental else self.max_iter,
                     validation_data=validation, sample_weight=sw)
-        self._record(trainer, before, X.shape[0], added[0] if val_raw is not None else None)
+        losses = self._record(trainer, before, X.shape[0],
+                              added[0] if val_raw is not None else None)
+        self._check_finite(trainer, losses)
         if (not incremental and not isinstance(self.optimizer_, Solver)
                 and trainer.epoch >= trainer.end_epoch and not trainer.stop_training):
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
@@ -337,22 +368,58 @@ class _MLPBase(BaseEstimator):
         return (X[tr], targets[tr], None if sw is None else sw[tr], (X[va], targets[va]),
                 (X[va], y_raw[va]))
 
-    def _record(self, trainer, before: int, n: int, scorer) -> None:
+    def _record(self, trainer, before: int, n: int, scorer) -> list[float]:
+        """Append this fit's epochs to the curves; returns its training losses."""
         h = trainer.history.history
         new = slice(before, None)
         losses = [float(v) for v in h.get("loss", [])[new]]
         self.loss_curve_ += losses
         self.n_iter_ += len(losses)
         self.t_ += n * len(losses)
-        if losses:
+        if losses:  # NaN is never the best (min() of a list with NaN depends on the order)
             self.loss_ = self.loss_curve_[-1]
-            self.best_loss_ = min(self.best_loss_, min(losses))
+            self.best_loss_ = min([self.best_loss_, *(v for v in losses if not math.isnan(v))])
         if scorer is not None:
             if self.validation_scores_ is None:
                 self.validation_scores_, self.validation_loss_curve_ = [], []
             self.validation_scores_ += scorer.scores
             self.validation_loss_curve_ += [float(v) for v in h["val_loss"][new]]
-            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_validation_score_ = max(
+                (v for v in self.validation_scores_ if not math.isnan(v)), default=-math.inf)
+        return losses
+
+    def _check_finite(self, trainer, losses: list[float]) -> None:
+        """scikit-learn's rule: a fit that diverged is a ``ValueError``, never a NaN model.
+
+        Diverged: the trainer stopped at a non-finite loss (``diverged_at``; it restores the
+        last finite weights), a logged loss is NaN or inf, or the weights are. With early
+        stopping the best weights were kept (the NaN epochs score NaN and never win), so the
+        fit stands, as in scikit-learn."""
+        finite = all(bool(np.all(np.isfinite(np.asarray(w)))) for w in trainer.params().values())
+        keeps_best = any(isinstance(c, _ConvergenceStop) and c.restore_best
+                         for c in trainer.callbacks)
+        diverged_at = getattr(trainer, "diverged_at", None)
+        bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
+        if finite and (keeps_best or (diverged_at is None and not bad)):
+            return
+        first = self.n_iter_ - len(losses)  # epochs before this fit
+        epoch = (diverged_at + 1 if diverged_at is not None
+                 else first + bad[0] + 1 if bad else self.n_iter_)
+        if isinstance(self.optimizer_, Solver):
+            advice = "standardize the inputs (e.g. StandardScaler)"
+        else:
+            advice = (f"lower learning_rate_init (now {self.learning_rate_init!r}), standardize "
+                      "the inputs (e.g. StandardScaler) or clip the gradients (clip_norm)")
+        raise ValueError(f"{NON_FINITE} {type(self).__name__}: the training loss became NaN or "
+                         f"inf in epoch {epoch} (solver={self.solver!r}); {advice}")
+
+    def _validation_score(self, X, y) -> float:
+        """The validation score; NaN when a prediction is NaN or inf (scikit-learn's
+        ``_score_with_function``), so a diverged epoch is recorded and never the best."""
+        out = self._outputs(X)
+        if not np.all(np.isfinite(out)):
+            return math.nan
+        return float(self._score_function(y, self._predict_outputs(out)))
 
     # -- prediction ---------------------------------------------------------------------------
     def _outputs(self, X):
@@ -599,7 +666,11 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         return out[:, 0] if self._kind == "binary" else out
 
     def predict(self, X):
-        out = self._outputs(X)
+        return self._predict_outputs(self._outputs(X))
+
+    _score_function = staticmethod(accuracy_score)  # ClassifierMixin.score's
+
+    def _predict_outputs(self, out):
         if self._kind == "multilabel":
             return (out > 0).astype(np.int64)
         if self._kind == "binary":
@@ -677,7 +748,9 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _encode_targets(self, y, *, first, classes=None):
-        y = np.asarray(y, dtype=self.dtype)
+        y = np.asarray(y)
+        self._check_target_range(y)
+        y = y.astype(self.dtype, copy=False)
         if first:
             self._y_1d = y.ndim == 1
         t = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -686,9 +759,31 @@ class MLPRegressor(RegressorMixin, _MLPBase):
                              f"{self.n_outputs_}")
         return t, t.shape[1]
 
+    def _check_target_range(self, y) -> None:
+        """Refuse, before training, targets whose loss overflows ``dtype``: the epoch's loss
+        at the start (predictions near 0) sums 1/2 y^2 (|y| for the absolute and Huber
+        losses) over the data, and float32 ends at 3.4e38, so y of 1e19 already trains on an
+        infinite loss."""
+        with np.errstate(over="ignore"):
+            a = np.abs(y.astype(np.float64))
+            squared = self.loss in (None, "squared_error")
+            total = float(np.sum(a * a) / 2 if squared else np.sum(a))
+        largest = float(np.finfo(self.dtype).max)
+        if total < largest:
+            return
+        advice = ("scale the targets (e.g. TransformedTargetRegressor(regressor, "
+                  "transformer=StandardScaler()))")
+        if self.dtype == "float32":
+            advice += ' or use dtype="float64"'
+        raise ValueError(
+            f"{type(self).__name__}: the targets are too large for dtype={self.dtype!r}: with "
+            f"|y| up to {float(a.max()):.3g} the {'squared' if squared else 'absolute'} error "
+            f"summed over the data ({total:.3g}) overflows {self.dtype} (largest "
+            f"{largest:.3g}); {advice}")
+
     def _make_loss(self):
         return {"squared_error": MeanSquaredError, "absolute_error": MeanAbsoluteError,
-                "huber": Huber}[self.loss]()
+                "huber": Huber}[self.loss or "squared_error"]()
 
     def _fitted_json(self) -> dict:
         return {**super()._fitted_json(), "y_1d": bool(self._y_1d)}
@@ -698,7 +793,11 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         self._y_1d = fitted["y_1d"]
 
     def predict(self, X):
-        out = self._outputs(X)
+        return self._predict_outputs(self._outputs(X))
+
+    _score_function = staticmethod(r2_score)  # RegressorMixin.score's
+
+    def _predict_outputs(self, out):
         return out[:, 0] if self._y_1d else out
 
     def __sklearn_tags__(self):
