@@ -245,6 +245,8 @@ def test_loss_history_alone_reveals_a_too_high_rate():
     ev = Evidence(losses=[1.0, float("nan")])
     assert any("non-finite in epoch 2" in s for s in learning_rate_too_high(ev))
     assert learning_rate_too_high(Evidence(losses=[2.0, 1.0, 0.5])) == []
+    # late noise on a small loss is no overshoot: 0.010 -> 0.013 is 0.15% of the first loss
+    assert learning_rate_too_high(Evidence(losses=[2.0, 0.5, 0.01, 0.013])) == []
 
 
 def test_printed_report_shows_the_numbers_of_passed_checks(digits):

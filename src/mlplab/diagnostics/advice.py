@@ -298,7 +298,7 @@ class Evidence:
 def learning_rate_too_high(ev: Evidence) -> list[str]:
     """The signs, in numbers, that steps overshoot: an update/weight ratio above
     ``UPDATE_RATIO_HIGH``, a non-finite loss, an epoch's mean loss above the untrained loss (or
-    chance level), or a loss that rose from its best."""
+    chance level), or a loss that rose from its best by more than 10% of the first epoch's."""
     signs = []
     high = [(r, e, k) for e, rs in ev.ratios.items() for k, r in rs.items()
             if r > UPDATE_RATIO_HIGH]
@@ -314,9 +314,9 @@ def learning_rate_too_high(ev: Evidence) -> list[str]:
     if untrained is not None and finite and finite[0] > LOSS_ROSE * untrained:
         signs.append(f"the mean loss of epoch 1 ({finite[0]:.3g}) is above the untrained "
                      f"loss ({untrained:.3g})")
-    else:
+    else:  # a rise judged against the first epoch's loss, so that noise near 0 is no sign
         for e in range(1, len(finite)):
-            if finite[e] > LOSS_ROSE * min(finite[:e]):
+            if finite[e] - min(finite[:e]) > (LOSS_ROSE - 1) * abs(finite[0]):
                 signs.append(f"the loss rose from {min(finite[:e]):.3g} to {finite[e]:.3g} in "
                              f"epoch {e + 1}")
                 break

@@ -10,8 +10,8 @@ import numpy as np
 from ..errors import check_generator, check_positive_int
 from ..layers import Activation, Dense
 from ..network import Sequential
-from .advice import Report, check_activations
-from .stats import LayerStats, activation_statistics
+from .advice import Evidence, Report, check_activations, explain
+from .stats import LayerStats, activation_statistics, weight_gains
 
 CLASSIC_INITS = {
     "N(0, 0.01)": {"name": "normal", "config": {"std": 0.01}},
@@ -43,7 +43,8 @@ def initialization_experiment(initializers: dict[str, Any] | None = None, *, dep
         model = Sequential(layers + [Dense(1)])
         model.build(width, rng=rng.spawn(1)[0])
         stats = activation_statistics(model, X)
-        results[label] = (stats, Report(check_activations(stats)))
+        findings = explain(check_activations(stats), Evidence(gains=weight_gains(model)))
+        results[label] = (stats, Report(findings))
         models[label] = model
     if not plot:
         return results
