@@ -40,7 +40,7 @@ def _steps(opt, grads, state=None, params=None):
     return rates, state
 
 
-# -- item 4: eps must be > 0 ------------------------------------------------------------------------
+# -- item 4: eps must be > 0 ----------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["adam", "adagrad", "rmsprop", "adadelta"])
 @pytest.mark.parametrize("eps", [0.0, 0, -1e-8])

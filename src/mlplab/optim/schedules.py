@@ -51,7 +51,8 @@ class Schedule:
     def value(self, t: int, length: float) -> float:
         """The rate at time ``t`` counted in ``unit`` s; ``length``: the fit's length in units
         (0: not known)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: a Schedule subclass defines "
+                                  "value(t, length), the rate at time t in its unit")
 
     def _in_units(self, step: int, steps_per_epoch: int, total_steps: int) -> tuple[int, float]:
         if self.unit == "step":
