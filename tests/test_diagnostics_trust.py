@@ -219,6 +219,29 @@ def test_underfitting_linear_model_on_the_spiral():
     assert "high bias" in report.headline.message
 
 
+def test_monitor_reports_the_epoch_in_which_training_diverged():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5)).astype(np.float32)
+    y = (X @ rng.standard_normal((5, 1))).astype(np.float32)
+    monitor = mlplab.TrainingMonitor(X[:50], y[:50], every=5)
+    t = Trainer(Sequential([Dense(16), ReLU(), Dense(1)]), "mse", mlplab.sgd(2.0), batch_size=20,
+                epochs=4, rng=np.random.default_rng(0), callbacks=[monitor], verbose=0)
+    with np.errstate(all="ignore"), pytest.warns(mlplab.TrainingDiverged):
+        t.fit(X, y)
+    report = monitor.reports[t.diverged_at]  # that epoch never ended, and still has a report
+    assert report.headline.check == "learning_rate"
+    assert f"non-finite in epoch {t.diverged_at + 1}" in report.headline.message
+    assert not contradictions(report, t.model, "mse", X[:50], y[:50])
+
+
+def test_large_first_steps_that_converge_are_a_warning_not_a_failure():
+    ev = Evidence(losses=[0.78, 0.15, 0.008], ratios={0: {"0.W": 0.25, "2.W": 1.0}})
+    [lr] = [f for f in explain([], ev) if f.check == "learning_rate"]
+    assert lr.severity == "warning" and "though the loss falls every epoch" in lr.message
+    [lr] = explain([], Evidence(losses=[0.78, 0.9], ratios={0: {"0.W": 0.25}}))
+    assert lr.severity == "problem"
+
+
 # -- the rules behind the advice, on hand-made numbers -----------------------------------------
 
 def test_zero_gradients_and_zero_updates_are_not_ok_and_not_a_low_learning_rate():

@@ -364,9 +364,17 @@ def explain(findings: Iterable[Finding], evidence: Evidence | None = None) -> li
 
     signs = learning_rate_too_high(ev)
     if signs:
-        fs.insert(0, Finding("learning_rate", "problem", "the learning rate is too high: "
-                             + "; ".join(signs), "lower the learning rate (about 10x) and "
-                             "retrain from a fresh init"))
+        finite = [v for v in ev.losses if math.isfinite(v)]
+        falls = (len(signs) == 1 and signs[0].startswith("update/weight") and len(finite) > 1
+                 and len(finite) == len(ev.losses)
+                 and all(b < a for a, b in zip(finite, finite[1:])))
+        if falls:  # large steps that still converge: worth a look, not yet a failure
+            signs.append(f"though the loss falls every epoch ({finite[0]:.3g} -> "
+                         f"{finite[-1]:.3g})")
+        fs.insert(0, Finding("learning_rate", "warning" if falls else "problem",
+                             "the learning rate is too high: " + "; ".join(signs),
+                             "lower the learning rate (about 10x) and retrain from a fresh "
+                             "init"))
         for f in roots("dead_relu", "saturation", "exploding_gradients"):
             _explain(f, "learning_rate", {
                 "dead_relu": "a learning rate too high knocked them out; once it is "

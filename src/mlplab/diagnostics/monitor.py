@@ -95,8 +95,18 @@ class TrainingMonitor(Callback):
 
     def on_epoch_end(self, epoch, logs):
         self.losses.append(float(logs.get("loss", float("nan"))))
-        if not self._watching(epoch):
-            return
+        if self._watching(epoch):
+            self._report(epoch)
+
+    def on_train_end(self, logs):
+        # a diverged epoch has no epoch end: report it (on the restored weights), with the
+        # non-finite loss as evidence, whether or not it was a watched epoch
+        epoch = getattr(self.trainer, "diverged_at", None)
+        if epoch is not None and epoch not in self.reports:
+            self.losses.append(float("nan"))
+            self._report(epoch)
+
+    def _report(self, epoch: int) -> None:
         model = self.trainer.model
         with np.errstate(all="ignore"):  # a diverging net is what it is here to report
             stats = activation_statistics(model, self.X)
