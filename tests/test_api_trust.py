@@ -61,7 +61,8 @@ def test_predict_is_evaluation_mode_and_batched(rng):
                                softmax(_reference_outputs(m, X), axis=1), rtol=1e-12)
     np.testing.assert_allclose(m.predict_proba(X, mlplab.SigmoidBinaryCrossEntropy()),
                                expit(_reference_outputs(m, X)), rtol=1e-12)
-    with pytest.raises(ValueError, match=r"Sequential.predict: batch_size must be an int >= 1, got batch_size=0"):
+    with pytest.raises(ValueError, match=r"Sequential.predict: batch_size must be an int >= 1, "
+                                         r"got batch_size=0"):
         m.predict(X, batch_size=0)
     with pytest.raises(ValueError, match="unknown loss .no_such_loss.; valid names"):
         m.predict_proba(X, "no_such_loss")
