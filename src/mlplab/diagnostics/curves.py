@@ -73,6 +73,9 @@ class BiasVarianceReport:
 
 def _errors_from(source: Any, epoch: int | str | None) -> tuple[float, float, str]:
     if isinstance(source, History):
+        if epoch is None and source.best_epoch is not None:
+            # the model holds the restored (best) epoch's weights: judge those, not the last
+            epoch = len(source.epoch) - 1 - source.epoch[::-1].index(source.best_epoch)
         source = source.history
     if isinstance(source, dict) and ("loss" in source or "accuracy" in source):
         h = source
@@ -106,8 +109,10 @@ def bias_variance_report(source: Any, baseline_error: float | None = None, *,
     ----------
     source : a History (or its ``.history`` dict) from a fit with validation data, a pair
         ``(train_error, val_error)``, or ``{"train", "val"[, "metric"]}``. From a history the
-        errors are 1 - accuracy for classifiers, else the loss, at the last epoch (``epoch=
-        "best"``: the epoch of the lowest validation loss). A history's training accuracy is
+        errors are 1 - accuracy for classifiers, else the loss, at the epoch whose weights the
+        model holds: the last, or the one early stopping restored (``history.best_epoch``; give
+        a History, not its dict, for this); ``epoch="best"``: the epoch of the lowest validation
+        loss; an int: that row of the history. A history's training accuracy is
         averaged over the epoch in training mode (dropout on); for exact figures pass errors
         from ``trainer.evaluate`` on the training and validation sets.
     baseline_error : human-level or Bayes error (0 if omitted for error rates)

@@ -7,10 +7,11 @@ Batch logs carry ``loss`` as a 0-d array (convert only when needed) and ``size``
 from __future__ import annotations
 
 import csv
+import difflib
 import math
 import os
 import sys
-import warnings
+import tempfile
 from typing import Any
 
 from ..errors import check_choice, check_float, check_positive_int
@@ -22,7 +23,10 @@ class TrainingDiverged(UserWarning):
 
 
 class Callback:
+    """Base class. ``log_keys``: the keys a callback adds to the epoch logs (so that callbacks
+    monitoring them are checked before the first epoch)."""
     trainer: Any = None
+    log_keys: tuple[str, ...] = ()
 
     def on_train_begin(self, trainer) -> None:
         self.trainer = trainer
@@ -37,11 +41,18 @@ class Callback:
 
 
 class History(Callback):
-    """Per-epoch logs: ``history.history["val_loss"][e]``; ``history.epoch`` the epoch numbers."""
+    """Per-epoch logs: ``history.history["val_loss"][e]``; ``history.epoch`` the epoch numbers
+    (0-based, over all fits); ``best_epoch`` the epoch whose weights the model holds after the
+    last fit when a callback restored them (``EarlyStopping``), else None (the last epoch's)."""
 
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
+        self.best_epoch: int | None = None
+
+    def on_train_begin(self, trainer):
+        super().on_train_begin(trainer)
+        self.best_epoch = None
 
     def on_epoch_end(self, epoch, logs):
         self.epoch.append(epoch)
@@ -61,6 +72,28 @@ class _Monitor(Callback):
         self.min_delta = check_float(type(self).__name__, "min_delta", min_delta, low=0.0)
         self.best = math.inf if mode == "min" else -math.inf
 
+    def _reset(self) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_train_begin(self, trainer):
+        """Check ``monitor`` against the logs this fit will produce (before epoch 1: a typo must
+        not cost an epoch) and start afresh, as Keras does at every fit."""
+        super().on_train_begin(trainer)
+        self._check_monitor(trainer.log_keys)
+        self._reset()
+
+    def _check_monitor(self, keys: list[str]) -> None:
+        if self.monitor in keys:
+            return
+        msg = (f"{type(self).__name__}: monitor={self.monitor!r} is not logged by this fit; "
+               f"its epoch logs are {keys}")
+        if self.monitor.startswith("val_") and "val_loss" not in keys:
+            msg += "; val_* keys need fit(..., validation_data=(X_val, y_val))"
+        close = difflib.get_close_matches(self.monitor, keys, n=1)
+        if close:
+            msg += f"; did you mean {close[0]!r}?"
+        raise ValueError(msg)
+
     def _value(self, logs):
         if self.monitor not in logs:
             raise ValueError(f"{type(self).__name__}: monitor={self.monitor!r} is not logged; "
@@ -74,14 +107,21 @@ class _Monitor(Callback):
 
 
 class EarlyStopping(_Monitor):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs; with
-    ``restore_best`` the weights of the best epoch are put back at the end."""
+    """Stop when ``monitor`` has not improved by ``min_delta`` for more than ``patience``
+    epochs; with ``restore_best`` the weights (and buffers) of the best epoch are put back at
+    the end. Either way ``trainer.stop_reason`` says what happened, e.g. "early stopping:
+    val_loss did not improve for 6 epochs after epoch 12 (best 0.231); weights restored to the
+    end of epoch 12", and ``trainer.history.best_epoch`` names the restored epoch (0-based)."""
 
     def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 5,
                  min_delta: float = 0.0, restore_best: bool = True):
         super().__init__(monitor, mode, min_delta)
         self.patience = check_positive_int("EarlyStopping", "patience", patience, minimum=0)
         self.restore_best = restore_best
+        self._reset()
+
+    def _reset(self) -> None:
+        super()._reset()
         self.wait, self.best_epoch, self.best_state, self.stopped_epoch = 0, None, None, None
 
     def on_epoch_end(self, epoch, logs):
@@ -97,8 +137,31 @@ class EarlyStopping(_Monitor):
                 self.trainer.stop_training = True
 
     def on_train_end(self, logs):
-        if self.restore_best and self.best_state is not None:
-            self.trainer.set_state(self.best_state)
+        trainer = self.trainer
+        restore = self.restore_best and self.best_state is not None
+        if restore:  # (a subclass may keep the starting weights as the best until one beats it)
+            trainer.set_state(self.best_state)
+            trainer.history.best_epoch = self.best_epoch
+            self.best_state = None  # a copy of the model: free it
+        last = trainer.epoch  # epochs run; the last one printed as "epoch {last}"
+        kept = f"the weights of the last epoch ({last}) are kept"
+        if self.best_epoch is None:  # no epoch beat the start (NaN values, a subclass's best)
+            why = f"no epoch improved {self.monitor} in {self.wait} epochs"
+            weights = "weights restored to the start of this fit" if restore else kept
+            best = f"no epoch improved {self.monitor}"
+        else:
+            by = f" by more than min_delta={self.min_delta:g}" if self.min_delta else ""
+            why = (f"{self.monitor} did not improve{by} for {self.wait} epochs after epoch "
+                   f"{self.best_epoch + 1} (best {self.best:.4g})")
+            weights = (f"weights restored to the end of epoch {self.best_epoch + 1}" if restore
+                       else kept)
+            best = f"best {self.monitor} {self.best:.4g}; the last epoch run was {last}"
+        if self.stopped_epoch is not None:
+            trainer.stop_reason = f"early stopping: {why}; {weights}"
+        elif restore and (self.best_epoch is None or self.best_epoch + 1 != last):
+            note = f"EarlyStopping: {weights} ({best})"  # the epochs ran out, or it diverged
+            trainer.stop_reason = (note if trainer.stop_reason is None
+                                   else f"{trainer.stop_reason} Then {note}")
 
 
 class ReduceLROnPlateau(_Monitor):
@@ -118,14 +181,18 @@ class ReduceLROnPlateau(_Monitor):
         self.patience = check_positive_int("ReduceLROnPlateau", "patience", patience, minimum=0)
         self.min_lr = check_float("ReduceLROnPlateau", "min_lr", min_lr, low=0.0)
         self.stop_at_min_lr = stop_at_min_lr
+        self._reset()
+
+    def _reset(self) -> None:
+        super()._reset()
         self.wait = 0
 
     def on_train_begin(self, trainer):
-        super().on_train_begin(trainer)
         if current_learning_rate(trainer.opt_state) is None:
             name = (trainer.optimizer.spec or {}).get("name", "this optimizer")
             raise ValueError(f"ReduceLROnPlateau: {name!r} has no learning rate to reduce "
                              "(full-batch solvers choose their own step); remove the callback")
+        super().on_train_begin(trainer)
 
     def on_epoch_end(self, epoch, logs):
         value = self._value(logs)
@@ -147,32 +214,48 @@ class ReduceLROnPlateau(_Monitor):
 
 
 class TerminateOnNaN(Callback):
-    """Stop at the first non-finite batch loss and restore the weights of the last epoch that
-    ended finite; the warning names the epoch and the learning rate."""
-
-    def on_epoch_begin(self, epoch):
-        self.epoch = epoch
-        self.last_finite = self.trainer.get_state()
+    """Check every batch's loss, whatever the array library. The trainer already stops at the
+    first non-finite loss (NumPy: after every batch; other libraries: at the end of each epoch,
+    so as not to wait for the device each step); this callback makes the check per batch
+    everywhere. Either way the weights, buffers and optimizer state of the last epoch that ended
+    finite are restored and a :class:`TrainingDiverged` warning names the epoch and the
+    learning rate."""
 
     def on_batch_end(self, step, logs):
-        if not math.isfinite(float(logs["loss"])):
-            lr = current_learning_rate(self.trainer.opt_state)
-            self.trainer.set_state(self.last_finite)
-            self.trainer.stop_training = True
-            self.trainer.stop_reason = (
-                f"loss became {float(logs['loss'])} in epoch {self.epoch} at learning rate "
-                f"{lr:g}; weights restored to the end of epoch {self.epoch - 1}. Try a smaller "
-                "learning rate, gradient clipping or input standardization.")
-            warnings.warn(self.trainer.stop_reason, TrainingDiverged, stacklevel=2)
+        value = float(logs["loss"])
+        if not math.isfinite(value) and self.trainer.diverged_at is None:
+            self.trainer._diverged(self.trainer.epoch, value, stacklevel=5)
 
 
 class ModelCheckpoint(_Monitor):
-    """Save a checkpoint each epoch, or only when ``monitor`` improves (``save_best_only``)."""
+    """Save a checkpoint each epoch, or only when ``monitor`` improves (``save_best_only``).
+    The path and the monitor are checked before the first epoch."""
 
     def __init__(self, path: str | os.PathLike, monitor: str = "val_loss", mode: str = "auto",
                  save_best_only: bool = True):
         super().__init__(monitor, mode, 0.0)
         self.path, self.save_best_only = os.fspath(path), save_best_only
+
+    def on_train_begin(self, trainer):
+        if self.save_best_only:
+            super().on_train_begin(trainer)
+        else:
+            Callback.on_train_begin(self, trainer)
+        self._check_path()
+
+    def _check_path(self) -> None:
+        """A path that cannot be written must fail now, not after a whole epoch."""
+        if os.path.exists(self.path) and not os.path.isfile(self.path):
+            raise ValueError(f"ModelCheckpoint: path={self.path!r} exists and is not a regular "
+                             "file (a folder, device or pipe); give a file path such as "
+                             f"{os.path.join(self.path, 'best.npz')!r}")
+        folder = os.path.dirname(os.path.abspath(self.path))
+        try:  # the real test: root passes os.access on read-only file systems
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as e:
+            raise ValueError(f"ModelCheckpoint: cannot write the checkpoint path={self.path!r}: "
+                             f"its folder {folder!r} is missing or not writable ({e})") from None
 
     def on_epoch_end(self, epoch, logs):
         if self.save_best_only:
@@ -234,5 +317,12 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        print(format_logs(epoch, self.trainer.epochs, logs), file=self.stream or sys.stdout,
+        print(format_logs(epoch, self.trainer.end_epoch, logs), file=self.stream or sys.stdout,
               flush=True)
+
+    def on_train_end(self, logs):
+        if self._bar is not None:  # the epoch that diverged never ended
+            self._bar.close()
+            self._bar = None
+        if self.trainer.stop_reason is not None:
+            print(self.trainer.stop_reason, file=self.stream or sys.stdout, flush=True)

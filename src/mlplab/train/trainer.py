@@ -6,23 +6,71 @@ constraints -> callbacks observe.
 """
 from __future__ import annotations
 
+import math
+import numbers
 import time
+import warnings
 from typing import Any, Iterable
 
 import numpy as np
 
-from ..backend import copy
+from ..backend import copy, get_namespace, is_numpy
 from ..errors import check_generator, check_positive_int
 from ..losses import get_loss
 from ..layers.base import forward_chain
 from ..network import Sequential
 from ..optim import (Solver, assign_flat, chain, clip, clip_by_global_norm,
-                     current_learning_rate, get_optimizer, ravel,
+                     configure_schedules, current_learning_rate, get_optimizer, ravel,
                      update_and_apply)
 from ..regularizers import MaxNorm, Penalty, penalty_grads
 from ..data.batching import minibatch_indices
-from .callbacks import Callback, History, ProgressBar
+from .callbacks import Callback, History, ProgressBar, TrainingDiverged
 from .checkpoint import load_checkpoint, save_checkpoint
+
+
+def _check_targets(y: Any, what: str) -> None:
+    """Targets are an array (or sequence) of numbers, one per example: a clear error for a
+    scalar (``fit(X, 3)`` meaning ``epochs=3``) and for string labels, which only the
+    scikit-learn estimators encode."""
+    owner = "Trainer" if what == "X" else f"Trainer ({what})"
+    if isinstance(y, (numbers.Number, str, bytes)) or y is None or not (
+            hasattr(y, "shape") or hasattr(y, "__len__")):
+        hint = (f"; epochs is a keyword argument: fit(X, y, epochs={y!r})"
+                if isinstance(y, numbers.Integral) and not isinstance(y, bool) else "")
+        raise TypeError(f"{owner}: the targets must be an array with one target per example, "
+                        f"got {type(y).__name__} {y!r}{hint}")
+    dtype = getattr(y, "dtype", None)
+    kind = getattr(dtype, "kind", "f")  # NumPy dtypes; other array libraries have no strings
+    if dtype is None or kind == "O":  # a list, or an array of Python objects
+        first = np.asarray(y).reshape(-1)[:1].tolist()
+        kind = "U" if first and isinstance(first[0], (str, bytes)) else "f"
+    if kind in ("U", "S"):
+        example = np.asarray(y).reshape(-1)[:1].tolist()[0]
+        raise TypeError(
+            f"{owner}: the targets are strings (e.g. {example!r}); the Trainer takes numbers: "
+            "encode class labels as integers 0..k-1 (e.g. sklearn.preprocessing.LabelEncoder), "
+            "or use mlplab.sklearn.MLPClassifier, which encodes them for you")
+
+
+def _snapshot(state: Any, into: Any = None) -> Any:
+    """A deep copy of nested dicts, tuples and lists of arrays and numbers (weights, optimizer
+    state). Arrays are copied into the matching arrays of ``into`` (an earlier snapshot of the
+    same structure) when it has them, so a snapshot per epoch allocates nothing after the
+    first: no page faults, the cost of one memcpy of the state."""
+    if isinstance(state, dict):
+        into = into if isinstance(into, dict) else {}
+        return {k: _snapshot(v, into.get(k)) for k, v in state.items()}
+    if isinstance(state, (tuple, list)):
+        same = isinstance(into, (tuple, list)) and len(into) == len(state)
+        items = [_snapshot(s, into[i] if same else None) for i, s in enumerate(state)]
+        return type(state)(*items) if hasattr(state, "_fields") else type(state)(items)
+    if not hasattr(state, "shape"):
+        return state  # Python numbers (steps, learning rates) are immutable
+    if (into is not None and type(into) is type(state) and into.shape == state.shape
+            and into.dtype == state.dtype):
+        into[...] = state
+        return into
+    return copy(get_namespace(state), state)
 
 
 class Trainer:
@@ -36,13 +84,22 @@ class Trainer:
         over the whole training set, one solver iteration per epoch; they ignore ``batch_size``
         and ``shuffle`` and refuse clipping, augmentation, constraints and stochastic layers.
     batch_size : int or None (None: full batch; 1: stochastic)
-    epochs : int;  shuffle : bool (a fresh order each epoch, drawn from ``rng``)
+    epochs : int, how many epochs each ``fit`` trains (unless it is given ``epochs=``)
+    shuffle : bool (a fresh order each epoch, drawn from ``rng``)
     rng : numpy.random.Generator, the only source of the trainer's randomness
     callbacks : list of Callback (a History is always added, ``trainer.history``)
     penalties : list of L1/L2/ElasticNet;  constraints : list of MaxNorm
     clip_norm, clip_value : gradient clipping by global norm / by value, before the optimizer
     augment : callable ``(x, rng) -> x`` applied to each training batch
     verbose : 0 silent, 1 progress bar on a terminal (plain lines on a pipe), 2 plain lines
+
+    Attributes
+    ----------
+    epoch : epochs run so far, all fits together;  step : updates so far
+    end_epoch : the epoch count at which the current (or last) ``fit`` ends at the latest
+    stop_reason : why the last ``fit`` stopped early (divergence, a callback), else None
+    diverged_at : the 0-based epoch in which the last ``fit`` met a non-finite loss, else None
+    log_keys : the keys of the epoch logs the current (or last) ``fit`` produces
     """
 
     def __init__(self, model: Sequential, loss: Any, optimizer: Any = "adam", *,
@@ -72,10 +129,16 @@ class Trainer:
             raise ValueError(f"Trainer: verbose must be 0, 1 or 2, got {verbose=!r}")
         self.history = History()
         self.callbacks = [self.history, *callbacks] + ([ProgressBar(verbose)] if verbose else [])
-        self.epoch, self.step = 0, 0
+        self.epoch, self.step, self.end_epoch = 0, 0, 0
         self.opt_state: Any = None
-        self.stop_training, self.stop_reason = False, None
+        self.stop_training = False
+        self.stop_reason: str | None = None
+        self.diverged_at: int | None = None
+        self.log_keys: list[str] = []
         self.n_batches = 0
+        # (label, step, weights and buffers, optimizer state) to go back to if the loss blows up;
+        # kept between fits so that its arrays are reused (fit(epochs=1) in a loop, partial_fit)
+        self._finite: tuple | None = None
         self.solver_message: str | None = None  # why a full-batch solver stopped
 
     # -- parameters: the model's and the loss's own (hierarchical softmax) ---------------------
@@ -108,7 +171,8 @@ class Trainer:
             model.build(shape[1], rng=self.rng)
         X = model.check_input(X)  # shape, dtype, NaN/inf: all checked once, before training
         n = X.shape[0]
-        n_y = getattr(y, "shape", (len(y),))[0] if y is not None else None
+        _check_targets(y, what)
+        n_y = getattr(y, "shape", None)[0] if hasattr(y, "shape") else len(y)
         if n_y != n:
             raise ValueError(f"Trainer: {what} has {n} examples but its targets have {n_y}")
         if getattr(self.loss, "build", None) and not getattr(self.loss, "built", True):
@@ -141,27 +205,50 @@ class Trainer:
         return value, out
 
     # -- loops -------------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, *, validation_data: tuple | None = None,
-            sample_weight: Any = None) -> History:
-        """Train from ``self.epoch`` to ``epochs``; returns the History (per-epoch logs).
+    def fit(self, X: Any, y: Any, *, epochs: int | None = None,
+            validation_data: tuple | None = None, sample_weight: Any = None) -> History:
+        """Train ``epochs`` more epochs (default: the trainer's ``epochs``); returns the History
+        (per-epoch logs of every fit so far).
 
-        ``sample_weight`` (one non-negative weight per example) weights each example's loss;
-        it is rescaled to mean 1, so the full-data loss is the weighted average and mini-batch
-        losses are unbiased estimates of it. The logged training loss is the weighted one;
-        accuracies and ``evaluate`` are unweighted.
+        As in Keras, each call continues where the last one stopped: the weights, the optimizer
+        state and the learning-rate schedule go on, and ``trainer.epoch`` counts every epoch
+        run. ``sample_weight`` (one non-negative weight per example) weights each example's
+        loss; it is rescaled to mean 1, so the full-data loss is the weighted average and
+        mini-batch losses are unbiased estimates of it. The logged training loss is the weighted
+        one; accuracies and ``evaluate`` are unweighted.
+
+        A non-finite training loss stops the fit: the weights, buffers and optimizer state of
+        the last epoch that ended finite (or of the start of the fit) are restored, a
+        :class:`TrainingDiverged` warning says so, and ``stop_reason`` and ``diverged_at`` are
+        set. NumPy losses are checked after every batch, other array libraries' at the end of
+        each epoch (a per-batch check would wait for the device every step).
         """
+        epochs = self.epochs if epochs is None else check_positive_int("Trainer.fit", "epochs",
+                                                                        epochs)
         X, y = self._prepare(X, y)
         sw = self._sample_weight(sample_weight, X.shape[0])
         val = None
         if validation_data is not None:
-            if len(validation_data) != 2:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("Trainer: validation_data must be a pair (X_val, y_val)")
             val = self._prepare(*validation_data, what="validation X")
         if self.solver:
             self._check_solver_setup()
         if self.opt_state is None:
             self.opt_state = self._update.init(self.params())
-        self.stop_training = False
+        self.end_epoch = self.epoch + epochs
+        if self.solver:
+            self.n_batches = 1
+        else:
+            n = X.shape[0]
+            self.n_batches = -(-n // (n if self.batch_size is None else min(self.batch_size, n)))
+        if not self.solver:  # a full-batch solver chooses its own steps
+            configure_schedules(self.opt_state, steps_per_epoch=self.n_batches,
+                                epochs=self.end_epoch)
+        self.stop_training, self.stop_reason, self.diverged_at = False, None, None
+        self.log_keys = self._planned_log_keys(val)
+        self._keep_finite("the initial weights" if self.epoch == 0 else
+                          f"the weights this fit started from (after epoch {self.epoch})")
         for cb in self.callbacks:
             cb.on_train_begin(self)
         fit_loop = self._fit_solver if self.solver else self._fit_minibatches
@@ -169,6 +256,45 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_end(logs)
         return self.history
+
+    def _planned_log_keys(self, val) -> list[str]:
+        """The epoch-log keys this fit produces (callbacks add theirs through ``log_keys``), so
+        callbacks can check what they monitor before the first epoch."""
+        keys = ["loss"]
+        classify = self.loss.task != "regression"
+        keys += ["accuracy"] if classify else []
+        keys += ["penalty"] if self.penalties else []
+        keys += (["val_loss", "val_accuracy"] if classify else ["val_loss"]) if val else []
+        keys += ["lr"] if current_learning_rate(self.opt_state) is not None else []
+        keys.append("time")
+        for cb in self.callbacks:
+            keys += [k for k in getattr(cb, "log_keys", ()) if k not in keys]
+        return keys
+
+    # -- divergence: back to the last finite state ---------------------------------------------------
+    def _keep_finite(self, label: str) -> None:
+        """Remember the current weights, buffers and optimizer state as the last finite state
+        (copied into the previous snapshot's arrays: one memcpy of the state, no allocation)."""
+        old = self._finite
+        weights = {**self.params(), **self.model.buffers()}
+        self._finite = (label, self.step, _snapshot(weights, old and old[2]),
+                        _snapshot(self.opt_state, old and old[3]))
+
+    def _diverged(self, epoch: int, value: float, stacklevel: int = 4) -> None:
+        """The loss became ``value`` (NaN or inf) in ``epoch``: restore the last finite state,
+        stop, and say so (a TrainingDiverged warning; the progress output prints
+        ``stop_reason``)."""
+        lr = current_learning_rate(self.opt_state)
+        label, self.step, weights, opt_state = self._finite
+        self.set_state(weights)
+        self.opt_state = _snapshot(opt_state, self.opt_state)  # into the live arrays
+        self.stop_training, self.diverged_at = True, epoch
+        at = f" at learning rate {lr:g}" if lr is not None else ""
+        self.stop_reason = (
+            f"loss became {value} in epoch {epoch + 1}{at}; weights and optimizer state "
+            f"restored to {label}. Try a smaller learning rate, gradient clipping or input "
+            "standardization.")
+        warnings.warn(self.stop_reason, TrainingDiverged, stacklevel=stacklevel)
 
     def _epoch_logs(self, loss: float, accuracy: float | None, val, start: float) -> dict:
         logs = {"loss": loss}
@@ -206,10 +332,12 @@ class Trainer:
         xp = self.model.xp
         n = X.shape[0]
         bs = n if self.batch_size is None else min(self.batch_size, n)
-        self.n_batches = -(-n // bs)
         logs: dict = {}
         classify = self.loss.task != "regression"
-        for epoch in range(self.epoch, self.epochs):
+        # a NumPy loss is a host value: checking it costs nothing; elsewhere it would wait for
+        # the device every step, so other libraries are checked once per epoch
+        each_batch = is_numpy(xp)
+        for epoch in range(self.epoch, self.end_epoch):
             for cb in self.callbacks:
                 cb.on_epoch_begin(epoch)
             start = time.perf_counter()
@@ -220,6 +348,9 @@ class Trainer:
                 if self.augment is not None:
                     xb = self.augment(xb, self.augment_rng)
                 value, out = self._step(xb, yb, None if sw is None else xp.take(sw, idx))
+                if each_batch and not math.isfinite(value):
+                    self._diverged(epoch, float(value))
+                    break
                 m = xb.shape[0]
                 total = total + value * m
                 if classify:
@@ -230,7 +361,9 @@ class Trainer:
                     cb.on_batch_end(self.step, {"loss": value, "size": m})
                 if self.stop_training:
                     break
-            if self.stop_reason is not None:  # diverged: no epoch logs from a broken epoch
+            if self.diverged_at is None and not math.isfinite(float(total)):
+                self._diverged(epoch, float(total) / n)
+            if self.diverged_at is not None:  # no epoch logs from a broken epoch
                 break
             logs = self._epoch_logs(float(total) / n,
                                     float(correct) / max(count, 1) if classify else None,
@@ -238,6 +371,8 @@ class Trainer:
             self._end_epoch(epoch, logs)
             if self.stop_training:
                 break
+            if epoch + 1 < self.end_epoch:  # the state to come back to if the loss blows up
+                self._keep_finite(f"the end of epoch {epoch + 1}")
         return logs
 
     # -- full-batch solvers (newton, lbfgs) --------------------------------------------------------
@@ -261,7 +396,6 @@ class Trainer:
         """One solver iteration per epoch over the whole training set (``batch_size`` unused)."""
         model, loss, xp = self.model, self.loss, self.model.xp
         params = self.params()
-        self.n_batches = 1
         classify = loss.task != "regression"
         last: dict = {}  # the latest evaluation, so an iteration's logs need no extra pass
         epoch_start: list = []
@@ -286,12 +420,15 @@ class Trainer:
             if "w" not in last or not np.array_equal(last["w"], w):
                 objective(w)
             assign_flat(params, w)  # the accepted point, whatever was evaluated last
+            if not math.isfinite(last["value"]):
+                self._diverged(self.epoch, last["value"])
+                return True
             self.step += 1
             out = last["out"]
             for cb in self.callbacks:
                 cb.on_batch_end(self.step, {"loss": xp.asarray(last["value"]),
                                             "size": X.shape[0]})
-            if self.stop_reason is not None:
+            if self.diverged_at is not None:
                 return True
             accuracy = None
             if classify:
@@ -300,14 +437,15 @@ class Trainer:
             logs.clear()
             logs.update(self._epoch_logs(last["value"], accuracy, val, epoch_start.pop()))
             self._end_epoch(self.epoch, logs)
+            if not self.stop_training and self.epoch < self.end_epoch:
+                self._keep_finite(f"the end of epoch {self.epoch}")
             return self.stop_training
 
-        if self.epoch >= self.epochs:
-            return logs
-        w, self.opt_state, self.solver_message = self.optimizer.minimize(
-            objective, ravel(params), self.opt_state, max_iter=self.epochs - self.epoch,
+        w, opt_state, self.solver_message = self.optimizer.minimize(
+            objective, ravel(params), self.opt_state, max_iter=self.end_epoch - self.epoch,
             callback=on_iteration)
-        if self.stop_reason is None:
+        if self.diverged_at is None:
+            self.opt_state = opt_state
             assign_flat(params, w)
         return logs
 
@@ -335,7 +473,10 @@ class Trainer:
 
     def predict(self, X: Any, batch_size: int | None = None):
         """Batched evaluation-mode predictions: probabilities for softmax/sigmoid losses, scores
-        for hinge losses, values for regression."""
+        for hinge losses, values for regression. ``batch_size``: rows per forward pass (default
+        the larger of the training batch size and 1024)."""
+        if batch_size is not None:
+            batch_size = check_positive_int("Trainer.predict", "batch_size", batch_size)
         X = self.model.check_input(X)
         return self.loss.predict(self._outputs(X, batch_size))
 
