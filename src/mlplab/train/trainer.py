@@ -271,7 +271,7 @@ class Trainer:
             keys += [k for k in getattr(cb, "log_keys", ()) if k not in keys]
         return keys
 
-    # -- divergence: back to the last finite state ---------------------------------------------------
+    # -- divergence: back to the last finite state -----------------------------------------------
     def _keep_finite(self, label: str) -> None:
         """Remember the current weights, buffers and optimizer state as the last finite state
         (copied into the previous snapshot's arrays: one memcpy of the state, no allocation)."""
