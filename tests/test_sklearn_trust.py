@@ -136,3 +136,76 @@ def test_float32_target_overflow_is_refused_before_training(blobs):
         sk = SkMLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
     reg = MLPRegressor((8,), dtype="float64", max_iter=5, random_state=0).fit(X, y)
     assert np.isfinite(sk.loss_curve_).all() and np.isfinite(reg.loss_curve_).all()
+
+
+# -- item 15: the estimators' own checks ---------------------------------------------------------
+@pytest.mark.parametrize("Estimator, SkEstimator", [(MLPClassifier, SkMLPClassifier),
+                                                    (MLPRegressor, SkMLPRegressor)])
+def test_softmax_is_no_hidden_activation(Estimator, SkEstimator, blobs):
+    X, y = blobs
+    y = y if Estimator is MLPClassifier else np.arange(len(X), dtype=float)
+    with pytest.raises(ValueError, match="'activation' parameter"):  # scikit-learn has none
+        SkEstimator(activation="softmax").fit(X, y)
+    with pytest.raises(ValueError, match=r"'activation' parameter of "
+                                         rf"{Estimator.__name__} must be .* Got 'softmax'"):
+        Estimator((4,), activation="softmax", max_iter=1).fit(X, y)
+
+
+def test_complex_targets_are_refused(blobs):
+    X, y = blobs
+    z = np.empty(len(X), dtype=object)  # the form that scikit-learn's checks cast to float
+    z[:] = list(np.arange(len(X)) + 1j)
+    with pytest.raises(ValueError, match="Complex data not supported"):  # a complex array
+        SkMLPRegressor().fit(X, np.arange(len(X)) + 1j)
+    with pytest.raises(ValueError, match=r"MLPRegressor: Complex data not supported: y must be "
+                                         r"real numbers or labels, got .*\(1j\)"):
+        MLPRegressor((4,), max_iter=1).fit(X, z)
+    with pytest.raises(ValueError, match="MLPRegressor: .* y_val must be real"):
+        MLPRegressor((4,), max_iter=1).fit(X, np.arange(len(X)), X_val=X, y_val=z)
+    with pytest.raises(ValueError, match="MLPClassifier: .* y must be real"):
+        MLPClassifier((4,), max_iter=1).fit(X, z)
+    with pytest.raises(ValueError, match="MLPClassifier: .* classes must be real"):
+        MLPClassifier((4,)).partial_fit(X, np.arange(len(X)) % 2, classes=np.array([0j, 1]))
+
+
+@pytest.mark.parametrize("weight", [np.nan, -1.0, np.inf])
+def test_class_weight_must_be_finite_and_non_negative(weight, blobs):
+    X, y = blobs
+    clf = MLPClassifier((4,), max_iter=1, class_weight={"ant": weight, "bee": 1, "cat": 1})
+    with pytest.raises(ValueError, match=r"MLPClassifier: class_weight must map each class to a "
+                                         rf"finite weight >= 0, got 'ant': {weight}"):
+        clf.fit(X, y)
+    clf = MLPClassifier((4,), max_iter=1, class_weight={"ant": 0, "bee": 0, "cat": 0})
+    with pytest.raises(ValueError, match="MLPClassifier: the sample weights .* are all zero"):
+        clf.fit(X, y)
+
+
+NUMPY_SCALARS = {  # every numeric parameter, as NumPy scalars (float64 would leak into float32)
+    "adam": dict(learning_rate_init=np.float32(0.01), alpha=np.float64(1e-3),
+                 batch_size=np.int64(16), max_iter=np.int64(3), tol=np.float64(1e-4),
+                 beta_1=np.float32(0.8), beta_2=np.float64(0.99), epsilon=np.float64(1e-7),
+                 early_stopping=True, validation_fraction=np.float32(0.2),
+                 n_iter_no_change=np.int64(2), l1=np.float64(1e-4), max_norm=np.float64(3.0),
+                 clip_norm=np.float32(1.0), dropout=np.float64(0.1)),
+    "sgd": dict(learning_rate_init=np.float32(0.05), momentum=np.float64(0.5),
+                max_iter=np.int64(3), alpha=np.float32(1e-3), batch_size=np.int32(32)),
+    "lbfgs": dict(max_iter=np.int64(3), max_fun=np.int64(50), tol=np.float32(1e-5),
+                  alpha=np.float64(1e-3)),
+}
+
+
+@pytest.mark.parametrize("solver", sorted(NUMPY_SCALARS))
+def test_numpy_scalar_parameters_are_the_python_numbers(solver, blobs):
+    X, y = blobs
+    numpy_params = dict(NUMPY_SCALARS[solver], solver=solver, random_state=0)
+    python_params = {k: v.item() if isinstance(v, np.generic) else v
+                     for k, v in numpy_params.items()}
+    sk_params = {k: v for k, v in numpy_params.items()
+                 if k in SkMLPClassifier().get_params()}
+    SkMLPClassifier(hidden_layer_sizes=(4,), **sk_params)._validate_params()  # valid there too
+    got = MLPClassifier((4,), **numpy_params).fit(X, y)
+    want = MLPClassifier((4,), **python_params).fit(X, y)
+    assert all(w.dtype == np.float32 for w in got.coefs_ + got.intercepts_)
+    for a, b in zip(got.coefs_ + got.intercepts_, want.coefs_ + want.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert got.loss_curve_ == want.loss_curve_

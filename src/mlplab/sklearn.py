@@ -85,6 +85,13 @@ def _quiet_overflow(fit):
     return wrapped
 
 
+def _py(value):
+    """A NumPy scalar parameter (``np.float32(0.01)``, ``np.int64(5)``) as the Python number it
+    holds: the engine's checks take Python numbers, and under NumPy 2 a float64 scalar times a
+    float32 array is float64, which would leave the float32 path silently."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _incremental_solver(estimator) -> bool:
     """partial_fit exists for gradient optimizers, not for the full-batch solvers (as
     scikit-learn's MLP has none for lbfgs)."""
@@ -96,7 +103,7 @@ def _incremental_solver(estimator) -> bool:
 class _MLPBase(BaseEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(ACTIVATIONS.names()) | {"logistic"} - {"softmax"})],
+        "activation": [StrOptions((set(ACTIVATIONS.names()) - {"softmax"}) | {"logistic"})],
         "solver": [StrOptions(set(OPTIMIZERS.names()))],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
@@ -214,24 +221,24 @@ class _MLPBase(BaseEstimator):
         extra = dict(self.solver_params or {})
         if self.solver == "lbfgs":
             return get_optimizer({"name": "lbfgs", "config": {
-                "gtol": self.tol, "max_fun": self.max_fun, **extra}})
+                "gtol": _py(self.tol), "max_fun": _py(self.max_fun), **extra}})
         optimizer = get_optimizer({"name": self.solver, "config": extra}) \
             if self.solver == "newton" else None
         if optimizer is not None:
             return optimizer
-        lr: Any = self.learning_rate_init
+        lr: Any = _py(self.learning_rate_init)
         if self.lr_schedule is not None:
             spec = ({"name": self.lr_schedule, "config": {}} if isinstance(self.lr_schedule, str)
                     else self.lr_schedule)
-            config = {"learning_rate": self.learning_rate_init, **spec.get("config", {})}
+            config = {"learning_rate": _py(self.learning_rate_init), **spec.get("config", {})}
             lr = get_schedule({"name": spec["name"], "config": config})
         config = {"learning_rate": lr}
         if self.solver == "adam":
-            config.update(b1=self.beta_1, b2=self.beta_2, eps=self.epsilon)
+            config.update(b1=_py(self.beta_1), b2=_py(self.beta_2), eps=_py(self.epsilon))
         name = self.solver
         if name == "sgd" and self.momentum > 0:  # scikit-learn's sgd has momentum built in
             name = "nesterov" if self.nesterovs_momentum else "momentum"
-            config["mu"] = self.momentum
+            config["mu"] = _py(self.momentum)
         return get_optimizer({"name": name, "config": {**config, **extra}})
 
     def _batch(self, n: int) -> int | None:
@@ -239,10 +246,11 @@ class _MLPBase(BaseEstimator):
             return None
         if self.batch_size == "auto":
             return min(200, n)
-        if self.batch_size > n:
-            warnings.warn(f"Got batch_size={self.batch_size} larger than the {n} training "
+        batch_size = _py(self.batch_size)
+        if batch_size > n:
+            warnings.warn(f"Got batch_size={batch_size} larger than the {n} training "
                           "examples; using all of them", UserWarning)
-        return min(self.batch_size, n)
+        return min(batch_size, n)
 
     def _initialize(self, X, n_outputs: int, n_examples: int | None = None) -> None:
         rng = np.random.default_rng(
@@ -267,9 +275,10 @@ class _MLPBase(BaseEstimator):
         sample weight; here its expectation, batch size x mean weight), and our L1."""
         mean_w = 1.0 if sample_weight is None else float(np.mean(sample_weight))
         m = (batch_size if batch_size is not None else n) * mean_w
-        penalties: list = [L2(self.alpha / m)] if self.alpha > 0 else []
-        if self.l1 > 0:
-            penalties.append(L1(self.l1))
+        alpha, l1 = _py(self.alpha), _py(self.l1)
+        penalties: list = [L2(alpha / m)] if alpha > 0 else []
+        if l1 > 0:
+            penalties.append(L1(l1))
         return penalties
 
     def _make_trainer(self, rng) -> Trainer:
@@ -278,11 +287,23 @@ class _MLPBase(BaseEstimator):
         return Trainer(
             self.model_, self._make_loss(), self.optimizer_, batch_size=bs, epochs=1,
             shuffle=self.shuffle, rng=rng, penalties=self._penalties(bs, self._n_examples),
-            constraints=[MaxNorm(self.max_norm)] if self.max_norm and not solver else [],
-            clip_norm=self.clip_norm, verbose=2 if self.verbose else 0)
+            constraints=[MaxNorm(_py(self.max_norm))] if self.max_norm and not solver else [],
+            clip_norm=_py(self.clip_norm), verbose=2 if self.verbose else 0)
 
     # -- fitting ------------------------------------------------------------------------------
+    def _check_real(self, y, name: str) -> None:
+        """Complex numbers are neither targets nor labels. scikit-learn refuses complex arrays,
+        but an object array of complex numbers is cast to float, dropping the imaginary part."""
+        a = np.asarray(y)
+        if a.dtype == object:
+            a = np.asarray([v for v in a.ravel() if isinstance(v, (complex, np.complexfloating))])
+        if np.iscomplexobj(a) and a.size:
+            raise ValueError(f"{type(self).__name__}: Complex data not supported: {name} must "
+                             f"be real numbers or labels, got {a.ravel()[0]!r}; pass the real "
+                             "part (np.real), or both parts as separate outputs if that is meant")
+
     def _validate_X_y(self, X, y, reset: bool):
+        self._check_real(y, "y")
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32],
                              multi_output=True, y_numeric=isinstance(self, RegressorMixin))
         return X.astype(self.dtype, copy=False), y
@@ -290,14 +311,28 @@ class _MLPBase(BaseEstimator):
     def _sample_weights(self, sample_weight, X, y_raw):
         sw = None
         if sample_weight is not None:
-            sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+            sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                      ensure_non_negative=True)
         cw = getattr(self, "class_weight", None)
         if cw is not None:
             if type_of_target(y_raw) == "multilabel-indicator":
                 raise ValueError("class_weight is not supported for multi-label targets")
+            self._check_class_weight(cw)
             w = compute_sample_weight(cw, y_raw)
             sw = w if sw is None else sw * w
         return sw
+
+    def _check_class_weight(self, cw) -> None:
+        """Each class weight is a finite number >= 0 (compute_sample_weight takes any: a NaN
+        weight made the sample weights NaN, a negative one rewarded the loss)."""
+        if not isinstance(cw, dict):
+            return  # "balanced"
+        for label, w in cw.items():
+            w = _py(w)
+            if (isinstance(w, bool) or not isinstance(w, numbers.Real)
+                    or not (math.isfinite(w) and w >= 0)):
+                raise ValueError(f"{type(self).__name__}: class_weight must map each class to a "
+                                 f"finite weight >= 0, got {label!r}: {w!r} in {cw!r}")
 
     @_quiet_overflow
     def _fit(self, X, y, sample_weight=None, X_val=None, y_val=None, *, incremental=False,
@@ -307,7 +342,8 @@ class _MLPBase(BaseEstimator):
         targets, n_outputs = self._encode_targets(y_raw, first=first, classes=classes)
         sw = self._sample_weights(sample_weight, X, y_raw)
         if sw is not None and not sw.sum() > 0:
-            raise ValueError("sample_weight must not be all zero")
+            raise ValueError(f"{type(self).__name__}: the sample weights (sample_weight times "
+                             "class_weight) are all zero; at least one example must count")
         if first:
             self._initialize(X, n_outputs)
         elif self.n_outputs_ != n_outputs:
@@ -320,6 +356,7 @@ class _MLPBase(BaseEstimator):
             if X_val is None or y_val is None:
                 raise ValueError("give both X_val and y_val, or neither")
             Xv = validate_data(self, X_val, reset=False, dtype=[np.float64, np.float32])
+            self._check_real(y_val, "y_val")
             Xv, yv = Xv.astype(self.dtype, copy=False), np.asarray(y_val)
             validation = (Xv, self._encode_targets(yv, first=False)[0])
             val_raw = (Xv, yv)
@@ -332,11 +369,11 @@ class _MLPBase(BaseEstimator):
         if not incremental and not isinstance(self.optimizer_, Solver):
             if validation is not None and self.early_stopping:
                 added.append(_ConvergenceStop("val_score", mode="max",
-                                              patience=self.n_iter_no_change,
-                                              min_delta=self.tol, restore_best=True))
+                                              patience=_py(self.n_iter_no_change),
+                                              min_delta=_py(self.tol), restore_best=True))
             else:
-                added.append(_ConvergenceStop("loss", patience=self.n_iter_no_change,
-                                              min_delta=self.tol, restore_best=False))
+                added.append(_ConvergenceStop("loss", patience=_py(self.n_iter_no_change),
+                                              min_delta=_py(self.tol), restore_best=False))
         base = [c for c in trainer.callbacks
                 if not isinstance(c, (_ConvergenceStop, _ValidationScore))]
         trainer.callbacks = base[:1] + added + base[1:]  # after History, before the progress
@@ -355,12 +392,12 @@ class _MLPBase(BaseEstimator):
     def _split_validation(self, X, targets, y_raw, sw):
         from sklearn.model_selection import train_test_split
         stratify = y_raw if isinstance(self, ClassifierMixin) and np.ndim(y_raw) == 1 else None
-        idx = np.arange(X.shape[0])
+        idx, fraction = np.arange(X.shape[0]), _py(self.validation_fraction)
         try:
-            tr, va = train_test_split(idx, test_size=self.validation_fraction, stratify=stratify,
+            tr, va = train_test_split(idx, test_size=fraction, stratify=stratify,
                                       random_state=sklearn_seed(self._rng))
         except ValueError:  # a class too small to stratify: fall back to a plain split
-            tr, va = train_test_split(idx, test_size=self.validation_fraction,
+            tr, va = train_test_split(idx, test_size=fraction,
                                       random_state=sklearn_seed(self._rng))
         if len(va) < 2:
             raise ValueError(f"early_stopping: validation_fraction={self.validation_fraction} "
@@ -617,6 +654,8 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
                 self.classes_ = np.arange(y.shape[1])
             else:
                 y = column_or_1d(y, warn=True)
+                if classes is not None:
+                    self._check_real(classes, "classes")
                 self.classes_ = unique_labels(y if classes is None else classes)
                 if len(self.classes_) < 2:
                     raise ValueError(f"{type(self).__name__}: only one class "
