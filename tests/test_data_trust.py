@@ -271,3 +271,24 @@ def test_dropping_the_target_and_corrupt_files_are_clear_errors(tmp_path):
     (tmp_path / "bad.parquet").write_bytes(b"PAR1" + bytes(16) + b"PAR1")
     with pytest.raises(ValueError, match=r"cannot read '.*bad\.parquet', it is truncated"):
         load_table(tmp_path / "bad.parquet", target="y")
+
+
+def test_an_empty_dimension_does_not_hide_a_huge_declared_shape(tmp_path):
+    """(0, 2**32-1, 2**32-1) declares 0 bytes, but NumPy cannot index such an array: the header
+    check must refuse it with the file's name (found by the fuzz suite: a raw 'array is too big')."""
+    path = tmp_path / "huge.idx"
+    path.write_bytes(bytes([0, 0, 0x08, 3]) + struct.pack(">III", 0, 2**32 - 1, 2**32 - 1))
+    with pytest.raises(ValueError, match=r"huge\.idx.*declares shape \(0, 4294967295, 4294967295\)"):
+        read_idx(path)
+
+
+def test_a_table_without_rows_or_with_infinite_numbers_is_refused(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("a,b,target\n")
+    with pytest.raises(ValueError, match=r"empty\.csv' has no rows"):
+        load_table(empty, "target")
+    inf = tmp_path / "inf.csv"
+    inf.write_text("a,b,target\n1,2,0\n1e400,3,1\n4,inf,0\n")
+    with pytest.raises(ValueError, match=r"column 'a' of .*inf\.csv' holds infinite values "
+                       r"\(rows \[1\]: \[inf\]\)"):
+        load_table(inf, "target")

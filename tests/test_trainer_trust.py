@@ -65,7 +65,7 @@ def test_divergence_stops_and_restores_weights_and_momentum():
     # full-batch gradient descent with momentum above its stable rate: |w| grows geometrically
     # and the float32 loss overflows within a few dozen epochs of the 500 asked for
     t = linear_trainer(mlplab.momentum(5.0), epochs=500)
-    with pytest.warns(mlplab.TrainingDiverged, match=r"loss became (inf|nan) in epoch \d+ at "
+    with pytest.warns(mlplab.TrainingDiverged, match=r"(loss became (inf|nan)|an update made the weights NaN or inf) in epoch \d+ at "
                       r"learning rate 5; weights and optimizer state restored to the end of "
                       r"epoch \d+"):
         t.fit(X, y)
@@ -305,3 +305,21 @@ def test_input_mistakes_get_clear_errors():
                            rf"got batch_size={bad}"):
             t.predict(X, batch_size=bad)
     np.testing.assert_array_equal(t.predict(X, batch_size=7), t.predict(X))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point here
+def test_an_update_that_overflows_the_weights_is_a_divergence():
+    """The loss is measured before each update, so the last update of a fit can overflow the
+    weights while every logged loss is finite: that too stops and restores (found by the fuzz
+    suite: sgd at 3.4e38, inf in float32, returned NaN weights without a word)."""
+    model = mlplab.Sequential([mlplab.Dense(3), mlplab.ReLU(), mlplab.Dense(3)])
+    t = mlplab.Trainer(model, "cross_entropy", mlplab.sgd(1e39), batch_size=1, epochs=1,
+                       rng=np.random.default_rng(0), verbose=0)
+    X, y = np.zeros((1, 1), np.float32), np.array([0])
+    model.build(1, rng=np.random.default_rng(0))
+    initial = t.get_state()
+    with pytest.warns(mlplab.TrainingDiverged, match="an update made the weights NaN or inf in "
+                      "epoch 1 .* restored to the initial weights"):
+        t.fit(X, y)
+    assert t.diverged_at == 0
+    assert all(np.array_equal(v, initial[k]) for k, v in t.get_state().items())

@@ -75,7 +75,9 @@ def _check_header(path: str, dtype: np.dtype, shape: tuple[int, ...], want_dtype
         want = tuple("any" if w is None else w for w in want_shape)
         raise ValueError(f"IDX file {path!r} declares shape {shape}, expected {want}")
     nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow on a hostile header
-    if nbytes > max_bytes:
+    # an empty dimension makes nbytes 0, but NumPy still refuses an array whose other
+    # dimensions multiply past its index range: bound them too
+    if max(nbytes, math.prod(s for s in shape if s) * dtype.itemsize) > max_bytes:
         raise ValueError(f"IDX file {path!r} declares shape {shape} ({nbytes:,} bytes of "
                          f"{native}), more than {max_bytes=:,}; pass a larger max_bytes to "
                          "read_idx if the file is genuine")

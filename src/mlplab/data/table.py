@@ -124,6 +124,8 @@ def load_table(path: str | os.PathLike, target: str, *,
     check_choice("load_table", "dtype", dtype, ("float32", "float64"))
     max_categories = check_positive_int("load_table", "max_categories", max_categories)
     df = _read(path)
+    if not len(df):
+        raise ValueError(f"load_table: {path!r} has no rows (a header only, or an empty file)")
     if target not in df.columns:
         raise ValueError(f"load_table: target column {target!r} not in {path!r}; columns: "
                          f"{list(df.columns)}")
@@ -173,6 +175,13 @@ def load_table(path: str | os.PathLike, target: str, *,
     if not_numbers:
         raise ValueError(f"load_table: columns {not_numbers} are not numeric; list them in "
                          "categorical= to one-hot encode them")
+    for c in numeric:  # inf (or 1e400, read as inf) would train on inf silently
+        values = X_df[c].to_numpy(dtype=np.float64)
+        rows = np.flatnonzero(~np.isfinite(values))
+        if len(rows):
+            raise ValueError(f"load_table: column {c!r} of {path!r} holds infinite values "
+                             f"(rows {rows[:5].tolist()}: {values[rows[:5]].tolist()}); "
+                             "replace or drop them first")
     _check_cardinality(path, X_df, categorical, max_categories, dtype)
     parts, names = [X_df[numeric].to_numpy(dtype=np.float64).astype(dtype)], list(numeric)
     if categorical:  # encoded straight into dtype: 0 and 1 are exact, no float64 copy

@@ -241,8 +241,11 @@ def get_schedule(spec: Any, defaults: Mapping[str, Any] | None = None) -> Schedu
     if not isinstance(spec, (str, Mapping)):
         raise TypeError(f"learning_rate: expected a number, a Schedule, a schedule name or "
                         f"{{'name': ..., 'config': {{...}}}}, got {spec!r}")
-    name, config = split_spec("schedule", spec)
-    cls = SCHEDULES.get(name)
+    try:
+        name, config = split_spec("schedule", spec)
+        cls = SCHEDULES.get(name)
+    except (TypeError, ValueError) as e:  # say which argument held the bad spec
+        raise type(e)(f"learning_rate: {e}") from None
     config = {**(defaults or {}), **config}
     try:
         inspect.signature(cls).bind(**config)

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..backend import copy, get_namespace, is_numpy
+from ..backend import all_finite, copy, get_namespace, is_numpy
 from ..errors import check_generator, check_positive_int
 from ..losses import get_loss
 from ..layers.base import forward_chain
@@ -280,9 +280,15 @@ class Trainer:
         self._finite = (label, self.step, _snapshot(weights, old and old[2]),
                         _snapshot(self.opt_state, old and old[3]))
 
-    def _diverged(self, epoch: int, value: float, stacklevel: int = 4) -> None:
-        """The loss became ``value`` (NaN or inf) in ``epoch``: restore the last finite state,
-        stop, and say so (a TrainingDiverged warning; the progress output prints
+    def _weights_finite(self) -> bool:
+        xp = self.model.xp
+        return all(all_finite(xp, w) for w in self.params().values())
+
+    def _diverged(self, epoch: int, value: float, stacklevel: int = 4, *,
+                  weights: bool = False) -> None:
+        """The loss became ``value`` (NaN or inf) in ``epoch`` (or, with ``weights``, an update
+        made the weights non-finite while the loss was still finite): restore the last finite
+        state, stop, and say so (a TrainingDiverged warning; the progress output prints
         ``stop_reason``)."""
         lr = current_learning_rate(self.opt_state)
         label, self.step, weights, opt_state = self._finite
@@ -290,8 +296,9 @@ class Trainer:
         self.opt_state = _snapshot(opt_state, self.opt_state)  # into the live arrays
         self.stop_training, self.diverged_at = True, epoch
         at = f" at learning rate {lr:g}" if lr is not None else ""
+        what = ("an update made the weights NaN or inf" if weights else f"loss became {value}")
         self.stop_reason = (
-            f"loss became {value} in epoch {epoch + 1}{at}; weights and optimizer state "
+            f"{what} in epoch {epoch + 1}{at}; weights and optimizer state "
             f"restored to {label}. Try a smaller learning rate, gradient clipping or input "
             "standardization.")
         warnings.warn(self.stop_reason, TrainingDiverged, stacklevel=stacklevel)
@@ -363,6 +370,10 @@ class Trainer:
                     break
             if self.diverged_at is None and not math.isfinite(float(total)):
                 self._diverged(epoch, float(total) / n)
+            # the loss is measured before each update: the epoch's last update can still
+            # overflow the weights (one reduction per tensor per epoch catches it)
+            if self.diverged_at is None and not self._weights_finite():
+                self._diverged(epoch, float(total) / n, weights=True)
             if self.diverged_at is not None:  # no epoch logs from a broken epoch
                 break
             logs = self._epoch_logs(float(total) / n,
