@@ -209,3 +209,12 @@ def test_numpy_scalar_parameters_are_the_python_numbers(solver, blobs):
     for a, b in zip(got.coefs_ + got.intercepts_, want.coefs_ + want.intercepts_):
         np.testing.assert_array_equal(a, b)
     assert got.loss_curve_ == want.loss_curve_
+
+
+def test_lr_schedule_spec_errors_name_lr_schedule():
+    """A spec without a name was a KeyError 'name': both bad specs name lr_schedule."""
+    X, y = make_blobs(40, centers=2, random_state=0)
+    with pytest.raises(ValueError, match=r"lr_schedule=\{'config': \{\}\}: .*needs a 'name'"):
+        MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, lr_schedule={"config": {}}).fit(X, y)
+    with pytest.raises(ValueError, match=r"lr_schedule='nope': .*unknown schedule 'nope'"):
+        MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, lr_schedule="nope").fit(X, y)

@@ -323,3 +323,20 @@ def test_an_update_that_overflows_the_weights_is_a_divergence():
         t.fit(X, y)
     assert t.diverged_at == 0
     assert all(np.array_equal(v, initial[k]) for k, v in t.get_state().items())
+
+
+def test_a_list_of_rows_trains_as_its_array():
+    """A list of rows is an array to scikit-learn and PyTorch users; an unbuilt model said
+    'got list'. The same data as a list and as an array give the same weights, bit for bit."""
+    X = np.random.default_rng(3).normal(size=(12, 2)).astype(np.float32)
+    y = np.arange(12) % 2
+    states = []
+    for data in (X.tolist(), X):
+        t = Trainer(Sequential([Dense(2)]), "cross_entropy", "sgd", batch_size=4, epochs=2,
+                    rng=np.random.default_rng(0), verbose=0)
+        t.fit(data, y)
+        states.append(t.get_state())
+    assert all(np.array_equal(states[0][k], states[1][k]) for k in states[1])
+    t = Trainer(Sequential([Dense(2)]), "cross_entropy", rng=np.random.default_rng(0), verbose=0)
+    with pytest.raises(ValueError, match=r"Trainer: X must be 2-D"):
+        t.fit([1.0, 2.0], [0, 1])

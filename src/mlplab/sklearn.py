@@ -228,10 +228,11 @@ class _MLPBase(BaseEstimator):
             return optimizer
         lr: Any = _py(self.learning_rate_init)
         if self.lr_schedule is not None:
-            spec = ({"name": self.lr_schedule, "config": {}} if isinstance(self.lr_schedule, str)
-                    else self.lr_schedule)
-            config = {"learning_rate": _py(self.learning_rate_init), **spec.get("config", {})}
-            lr = get_schedule({"name": spec["name"], "config": config})
+            try:  # the schedule starts at learning_rate_init unless its config says otherwise
+                lr = get_schedule(self.lr_schedule,
+                                  defaults={"learning_rate": _py(self.learning_rate_init)})
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"lr_schedule={self.lr_schedule!r}: {e}") from None
         config = {"learning_rate": lr}
         if self.solver == "adam":
             config.update(b1=_py(self.beta_1), b2=_py(self.beta_2), eps=_py(self.epsilon))

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..backend import all_finite, copy, get_namespace, is_numpy
-from ..errors import check_generator, check_positive_int
+from ..errors import check_generator, check_matrix, check_positive_int
 from ..losses import get_loss
 from ..layers.base import forward_chain
 from ..network import Sequential
@@ -163,12 +163,9 @@ class Trainer:
     # -- data ------------------------------------------------------------------------------------
     def _prepare(self, X: Any, y: Any, what: str = "X"):
         model = self.model
-        if not model.built:
-            shape = getattr(X, "shape", None)
-            if shape is None or len(shape) != 2:
-                raise ValueError(f"Trainer: {what} must be 2-D (examples, features), got "
-                                 f"{shape if shape is not None else type(X).__name__}")
-            model.build(shape[1], rng=self.rng)
+        if not model.built:  # a list of rows is an array too (as scikit-learn and PyTorch take)
+            X = check_matrix("Trainer", X, what=what)
+            model.build(X.shape[1], rng=self.rng)
         X = model.check_input(X)  # shape, dtype, NaN/inf: all checked once, before training
         n = X.shape[0]
         _check_targets(y, what)
