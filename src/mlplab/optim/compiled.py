@@ -54,7 +54,10 @@ def compiled_sweep(elements: tuple[Element, ...] | None, part_args: Callable[[tu
     run (see the module docstring)."""
     if not elements or _sweep is None or not compiled_kernels_enabled():
         return False
-    dtype = next(iter(grads.values())).dtype
+    first = next(iter(grads.values()))
+    if type(first) is not np.ndarray:  # other array libraries (their dtypes do not compare
+        return False                   # with NumPy's quietly) run the NumPy-free kernels
+    dtype = first.dtype
     if dtype != np.float32 and dtype != np.float64:
         return False
     groups = []
