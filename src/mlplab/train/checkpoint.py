@@ -274,41 +274,49 @@ class _ShapeOnly:
         return self.zeros(np.shape(x), dtype or np.asarray(x).dtype)
 
 
-def _zero_initializers(config: Any) -> Any:
-    """``config`` with every ``*_initializer`` set to ``"zeros"`` (no draws, no arrays)."""
-    if isinstance(config, dict):
-        return {k: "zeros" if k.endswith("_initializer") else _zero_initializers(v)
-                for k, v in config.items()}
-    if isinstance(config, list):
-        return [_zero_initializers(v) for v in config]
-    return config
+def _without_draws(obj: Any) -> list:
+    """Set every ``*_initializer`` of ``obj`` and of its sublayers (given or default) to
+    ``"zeros"``, so a build draws nothing; returns the objects visited."""
+    seen = [obj]
+    for name, value in list(vars(obj).items()):
+        if name.endswith("_initializer"):
+            setattr(obj, name, "zeros")
+    for sub in getattr(obj, "layers", None) or []:  # Residual blocks
+        seen += _without_draws(sub)
+    return seen
 
 
-def _declared_arrays(meta: dict) -> dict[str, _Spec] | None:
+def _declared_arrays(meta: dict, path: str) -> dict[str, _Spec] | None:
     """{state key: (shape, dtype)} of the model and loss the JSON declares, from a shape-only
-    build; None when a (user-registered) layer computes on its arrays while building."""
+    build; None when a user-registered layer or loss computes on its arrays while building."""
+    model = Sequential.from_config(meta["model"])
+    loss = get_loss(meta["loss"])
+    built_here = [model, *_without_draws(loss)]
+    for layer in model.layers:
+        built_here += _without_draws(layer)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the symmetry warning of the zeros initializer
-            model = Sequential.from_config(_zero_initializers(meta["model"]))
             model.build(meta["in_features"], rng=np.random.default_rng(0), dtype=meta["dtype"],
                         xp=_ShapeOnly())
             arrays = {**model.params(), **model.buffers()}
-            loss = get_loss(_zero_initializers(meta["loss"]))
             if getattr(loss, "build", None):
                 loss.build(model.out_features, rng=np.random.default_rng(0),
                            dtype=meta["dtype"], xp=_ShapeOnly())
                 arrays.update({f"loss.{k}": v for k, v in loss.params.items()})
-        return {k: _Spec(tuple(v.shape), np.dtype(v.dtype)) for k, v in arrays.items()}
-    except Exception:  # noqa: BLE001 - the real build (after this) reports real errors
-        return None
+    except Exception as e:  # noqa: BLE001
+        if all(type(o).__module__.startswith("mlplab.") for o in built_here):
+            raise ValueError(f"checkpoint {path!r}: fields 'model', 'in_features' and 'loss' "
+                             f"do not build ({e})") from None
+        return None  # a user's layer: the real build (after this) reports real errors
+    return {k: _Spec(tuple(v.shape), np.dtype(v.dtype)) for k, v in arrays.items()}
 
 
 def _check_state(entries: dict[str, _Entry], meta: dict, path: str) -> None:
     """The weights and buffers in the file are exactly those of the declared architecture."""
     state = {k[6:]: e for k, e in entries.items() if k.startswith("state/")}
     dtype = np.dtype(meta["dtype"])
-    declared = _declared_arrays(meta)
+    declared = _declared_arrays(meta, path)
     if declared is not None:
         missing, unexpected = sorted(set(declared) - set(state)), sorted(set(state) - set(declared))
         if missing or unexpected:
@@ -434,7 +442,9 @@ def _read_opt_state(ck: _Checkpoint, template: Any, xp) -> Any:
     for key, leaf in want.items():
         if isinstance(leaf, (int, float)):
             if not _scalar_fits(leaf, scalars[key]):
-                raise _bad(path, f"opt_scalars/{key}", f"a {type(leaf).__name__}", scalars[key])
+                kind = ("a bool" if isinstance(leaf, bool) else "an int" if isinstance(leaf, int)
+                        else "a number")
+                raise _bad(path, f"opt_scalars/{key}", kind, scalars[key])
             values[key] = type(leaf)(scalars[key])
             continue
         entry, shape, dtype = have[key], tuple(leaf.shape), dtype_name(leaf.dtype)
