@@ -4,9 +4,11 @@ save is atomic, so the file is the previous epoch's or the new one, never a mix.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import time
 
 import numpy as np
+import pytest
 
 from mlplab.train import checkpoint
 
@@ -66,6 +68,7 @@ def assert_bits_equal(a, b, what: str) -> None:
     assert a[2] == b[2], f"{what}: optimizer numbers differ"
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and the forkserver are POSIX")
 def test_sigkill_at_random_moments_leaves_a_checkpoint_that_resumes_bit_exactly(tmp_path):
     ns, reference = reference_run()
     path = tmp_path / "ck.npz"
