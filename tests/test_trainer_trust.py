@@ -83,8 +83,8 @@ def test_divergence_in_the_first_epoch_restores_the_initial_weights():
     X, y = regression_data()
     t = linear_trainer(mlplab.sgd(0.1), epochs=3, batch_size=8, callbacks=[PoisonAt(step=3)])
     initial = t.get_state()
-    with pytest.warns(mlplab.TrainingDiverged, match="in epoch 1 .* restored to the initial "
-                      "weights"):
+    with pytest.warns(mlplab.TrainingDiverged, match="loss became nan in epoch 1 .* restored "
+                      "to the initial weights"):
         t.fit(X, y)
     assert t.diverged_at == 0 and t.epoch == 0 and t.step == 0 and t.history.epoch == []
     assert "epoch -1" not in t.stop_reason and "epoch 0" not in t.stop_reason
@@ -157,8 +157,9 @@ def test_early_stopping_reports_restored_epoch_and_bias_variance_uses_it(capsys)
     t = linear_trainer(mlplab.sgd(0.01), epochs=20, batch_size=16, callbacks=[stop])
     t.callbacks.append(mlplab.train.ProgressBar(verbose=2))
     h = t.fit(X, y, validation_data=(Xv, yv))
-    assert t.epoch == 4 and h.epoch == [0, 1, 2, 3] and h.best_epoch == 0  # epochs run
-    expected = (f"early stopping: loss did not improve for 3 epochs after epoch 1 (best "
+    # Keras's rule: patience=2 stops after the second epoch in a row without improvement
+    assert t.epoch == 3 and h.epoch == [0, 1, 2] and h.best_epoch == 0  # epochs run
+    expected = (f"early stopping: loss did not improve for 2 epochs after epoch 1 (best "
                 f"{h.history['loss'][0]:.4g}); weights restored to the end of epoch 1")
     assert t.stop_reason == expected
     assert capsys.readouterr().out.splitlines()[-1] == expected
@@ -340,3 +341,16 @@ def test_a_list_of_rows_trains_as_its_array():
     t = Trainer(Sequential([Dense(2)]), "cross_entropy", rng=np.random.default_rng(0), verbose=0)
     with pytest.raises(ValueError, match=r"Trainer: X must be 2-D"):
         t.fit([1.0, 2.0], [0, 1])
+
+
+def test_zero_dimensional_and_complex_targets_are_refused():
+    """A 0-d target array raised IndexError; complex targets lost their imaginary part with only
+    NumPy's ComplexWarning (the estimators already refused them)."""
+    X = np.zeros((3, 2), np.float32)
+    t = Trainer(Sequential([Dense(1)]), "mse", rng=np.random.default_rng(0), verbose=0)
+    with pytest.raises(TypeError, match=r"Trainer: the targets must be an array with one target "
+                       r"per example, got a 0-d array"):
+        t.fit(X, np.array(3.0))
+    for y in (np.array([1 + 2j, 0, 1]), [1 + 2j, 0, 1]):
+        with pytest.raises(TypeError, match=r"Trainer: the targets are complex numbers"):
+            t.fit(X, y)

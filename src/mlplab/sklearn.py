@@ -59,6 +59,10 @@ class _ConvergenceStop(EarlyStopping):
         if self.restore_best:
             self.best_state = trainer.get_state()
 
+    def _out_of_patience(self) -> bool:
+        # scikit-learn stops once the count exceeds n_iter_no_change (Keras: reaches patience)
+        return self.wait > self.patience
+
 
 class _ValidationScore(Callback):
     """The estimator's own ``score`` on the validation set after each epoch (accuracy, or R^2

@@ -107,8 +107,8 @@ class _Monitor(Callback):
 
 
 class EarlyStopping(_Monitor):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for more than ``patience``
-    epochs; with ``restore_best`` the weights (and buffers) of the best epoch are put back at
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs in a row
+    (Keras's rule: ``patience=2`` stops after the second epoch without improvement); with ``restore_best`` the weights (and buffers) of the best epoch are put back at
     the end. Either way ``trainer.stop_reason`` says what happened, e.g. "early stopping:
     val_loss did not improve for 6 epochs after epoch 12 (best 0.231); weights restored to the
     end of epoch 12", and ``trainer.history.best_epoch`` names the restored epoch (0-based)."""
@@ -124,6 +124,10 @@ class EarlyStopping(_Monitor):
         super()._reset()
         self.wait, self.best_epoch, self.best_state, self.stopped_epoch = 0, None, None, None
 
+    def _out_of_patience(self) -> bool:
+        # Keras's rule: ``patience`` epochs in a row without improvement stop training
+        return self.wait >= self.patience
+
     def on_epoch_end(self, epoch, logs):
         value = self._value(logs)
         if self._improved(value):
@@ -132,7 +136,7 @@ class EarlyStopping(_Monitor):
                 self.best_state = self.trainer.get_state()
         else:
             self.wait += 1
-            if self.wait > self.patience:
+            if self._out_of_patience():
                 self.stopped_epoch = epoch
                 self.trainer.stop_training = True
 
@@ -200,7 +204,7 @@ class ReduceLROnPlateau(_Monitor):
             self.best, self.wait = value, 0
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:  # Keras's rule: reduce after ``patience`` flat epochs
             self.wait = 0
             lr = current_learning_rate(self.trainer.opt_state)
             new = lr * self.factor

@@ -39,11 +39,18 @@ def _check_targets(y: Any, what: str) -> None:
                 if isinstance(y, numbers.Integral) and not isinstance(y, bool) else "")
         raise TypeError(f"{owner}: the targets must be an array with one target per example, "
                         f"got {type(y).__name__} {y!r}{hint}")
+    if len(getattr(y, "shape", (None,))) == 0:  # a 0-d array: no example axis
+        raise TypeError(f"{owner}: the targets must be an array with one target per example, "
+                        f"got a 0-d array {y!r}")
     dtype = getattr(y, "dtype", None)
     kind = getattr(dtype, "kind", "f")  # NumPy dtypes; other array libraries have no strings
     if dtype is None or kind == "O":  # a list, or an array of Python objects
         first = np.asarray(y).reshape(-1)[:1].tolist()
-        kind = "U" if first and isinstance(first[0], (str, bytes)) else "f"
+        kind = ("U" if first and isinstance(first[0], (str, bytes)) else
+                "c" if first and isinstance(first[0], complex) else "f")
+    if kind == "c":  # NumPy would drop the imaginary part with only a ComplexWarning
+        raise TypeError(f"{owner}: the targets are complex numbers; the Trainer takes real "
+                        "numbers (pass y.real, or the real and imaginary parts as two outputs)")
     if kind in ("U", "S"):
         example = np.asarray(y).reshape(-1)[:1].tolist()[0]
         raise TypeError(
@@ -288,9 +295,9 @@ class Trainer:
         state, stop, and say so (a TrainingDiverged warning; the progress output prints
         ``stop_reason``)."""
         lr = current_learning_rate(self.opt_state)
-        label, self.step, weights, opt_state = self._finite
-        self.set_state(weights)
-        self.opt_state = _snapshot(opt_state, self.opt_state)  # into the live arrays
+        label, self.step, saved_weights, saved_opt_state = self._finite
+        self.set_state(saved_weights)
+        self.opt_state = _snapshot(saved_opt_state, self.opt_state)  # into the live arrays
         self.stop_training, self.diverged_at = True, epoch
         at = f" at learning rate {lr:g}" if lr is not None else ""
         what = ("an update made the weights NaN or inf" if weights else f"loss became {value}")
