@@ -360,3 +360,34 @@ def test_nested_lists_are_arrays():
     with pytest.raises(ValueError, match=r"T: input must be 2-D of shape \(batch, 2\), got "
                                          r"shape \(2,\)"):
         check_matrix("T", [1.0, 2.0], features=2)
+
+
+def test_a_horizon_less_cosine_is_set_by_the_first_fit_and_continued():
+    """Two fits of 4 epochs continue one cosine over the first fit's 4 epochs (PyTorch's
+    CosineAnnealingLR(T_max=4) stepped per epoch, then its final rate), instead of a second
+    decay from the top; partial_fit, whose length is unknown, refuses such a schedule."""
+    import warnings
+    from mlplab.sklearn import MLPClassifier
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    t = mlplab.Trainer(mlplab.Sequential([mlplab.Dense(2)]), "cross_entropy",
+                       mlplab.sgd(mlplab.CosineDecay(0.1, unit="epoch")), batch_size=40,
+                       rng=np.random.default_rng(0), verbose=0)
+    t.fit(X, y, epochs=4)
+    t.fit(X, y, epochs=4)
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.1)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+    expected = []
+    for _ in range(4):  # one full-batch update per epoch
+        expected.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    np.testing.assert_allclose(t.history.history["lr"][:4], expected, rtol=1e-12)
+    assert t.history.history["lr"][4:] == [0.0] * 4  # cos(pi) with alpha = 0: the final rate
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=r"lr_schedule='cosine_decay' decays over the length "
+                           r"of the fit, which partial_fit .* does not know"):
+            MLPClassifier(hidden_layer_sizes=(3,), lr_schedule="cosine_decay").partial_fit(
+                X, y, classes=[0, 1])

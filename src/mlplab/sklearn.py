@@ -221,7 +221,7 @@ class _MLPBase(BaseEstimator):
         model.build(n_features, rng=rng, dtype=self.dtype)
         return model
 
-    def _optimizer(self):
+    def _optimizer(self, incremental: bool = False):
         extra = dict(self.solver_params or {})
         if self.solver == "lbfgs":
             return get_optimizer({"name": "lbfgs", "config": {
@@ -237,6 +237,12 @@ class _MLPBase(BaseEstimator):
                                   defaults={"learning_rate": _py(self.learning_rate_init)})
             except (TypeError, ValueError) as e:
                 raise type(e)(f"lr_schedule={self.lr_schedule!r}: {e}") from None
+            if incremental and lr.decays_over_the_fit():
+                raise ValueError(
+                    f"lr_schedule={self.lr_schedule!r} decays over the length of the fit, which "
+                    "partial_fit (one epoch per call) does not know: give its length in the "
+                    "config, e.g. {'name': 'cosine_decay', 'config': {'decay_steps': 30, "
+                    "'unit': 'epoch'}}")
         config = {"learning_rate": lr}
         if self.solver == "adam":
             config.update(b1=_py(self.beta_1), b2=_py(self.beta_2), eps=_py(self.epsilon))
@@ -257,13 +263,14 @@ class _MLPBase(BaseEstimator):
                           "examples; using all of them", UserWarning)
         return min(batch_size, n)
 
-    def _initialize(self, X, n_outputs: int, n_examples: int | None = None) -> None:
+    def _initialize(self, X, n_outputs: int, n_examples: int | None = None, *,
+                    incremental: bool = False) -> None:
         rng = np.random.default_rng(
             sklearn_seed(np.random.default_rng(self.random_state))
             if not isinstance(self.random_state, np.random.RandomState)
             else self.random_state.randint(0, 2**31 - 1))
         self._rng = rng
-        self.optimizer_ = self._optimizer()
+        self.optimizer_ = self._optimizer(incremental)
         self.model_ = self._build_model(X.shape[1], n_outputs, rng.spawn(1)[0])
         self._n_examples = X.shape[0] if n_examples is None else n_examples
         self.n_outputs_ = n_outputs
@@ -350,7 +357,7 @@ class _MLPBase(BaseEstimator):
             raise ValueError(f"{type(self).__name__}: the sample weights (sample_weight times "
                              "class_weight) are all zero; at least one example must count")
         if first:
-            self._initialize(X, n_outputs)
+            self._initialize(X, n_outputs, incremental=incremental)
         elif self.n_outputs_ != n_outputs:
             raise ValueError(f"y has {n_outputs} outputs, the fitted model {self.n_outputs_}")
         if incremental and isinstance(self.optimizer_, Solver):

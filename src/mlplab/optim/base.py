@@ -236,11 +236,14 @@ def configure_schedules(state: State, *, steps_per_epoch: int, epochs: int) -> S
     and the epoch at which this fit ends (``Trainer.fit`` calls it at every fit).
 
     Epoch-unit schedules need the first, schedules without a horizon (``CosineDecay`` without
-    ``decay_steps``) both. Updates ``state`` in place and returns it.
+    ``decay_steps``) both. The horizon is set once, by the first fit, and kept: a later fit
+    continues the same schedule (past its end, at its final rate) instead of starting a new
+    decay. Updates ``state`` in place and returns it.
     """
     steps_per_epoch = check_positive_int("configure_schedules", "steps_per_epoch", steps_per_epoch)
     epochs = check_positive_int("configure_schedules", "epochs", epochs, minimum=0)
     for s in _lr_states(state):
         s["steps_per_epoch"] = steps_per_epoch
-        s["end_epoch"] = epochs
+        if not s["end_epoch"]:  # 0: not set yet
+            s["end_epoch"] = epochs
     return state

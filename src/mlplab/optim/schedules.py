@@ -48,6 +48,10 @@ class Schedule:
         t, length = self._in_units(step, steps_per_epoch, total_steps)
         return float(self.value(t, length))
 
+    def decays_over_the_fit(self) -> bool:
+        """True when the schedule takes its horizon from the first fit (no period of its own)."""
+        return False
+
     def value(self, t: int, length: float) -> float:
         """The rate at time ``t`` counted in ``unit`` s; ``length``: the fit's length in units
         (0: not known)."""
@@ -160,9 +164,9 @@ class InverseTimeDecay(Schedule):
 class CosineDecay(Schedule):
     """eta_t = eta * (alpha + (1 - alpha) (1 + cos(pi min(t, T) / T)) / 2), t in ``unit`` s.
 
-    ``T`` is ``decay_steps`` (which then needs a ``unit``), or without it the length of the fit
-    (the epoch at which the current ``fit`` ends; ``unit`` defaults to "step": a smooth decay
-    over the fit's updates). ``unit="epoch"`` is PyTorch's ``CosineAnnealingLR(T_max=T,
+    ``T`` is ``decay_steps`` (which then needs a ``unit``), or without it the length of the first
+    fit (the epoch at which the first ``fit`` ends, kept by later fits; ``unit`` defaults to
+    "step": a smooth decay over the fit's updates). ``unit="epoch"`` is PyTorch's ``CosineAnnealingLR(T_max=T,
     eta_min=alpha eta)`` stepped once per epoch.
 
     References: Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts" (2017).
@@ -180,6 +184,9 @@ class CosineDecay(Schedule):
                 "CosineDecay", "decay_steps", decay_steps, unit,
                 "CosineDecay(0.1, decay_steps=30, unit='epoch'), or no decay_steps: the fit")
         self.alpha = check_float("CosineDecay", "alpha", alpha, low=0.0, high=1.0)
+
+    def decays_over_the_fit(self) -> bool:
+        return self.decay_steps is None
 
     def value(self, t: int, length: float) -> float:
         T = self.decay_steps or length
@@ -208,6 +215,9 @@ class LinearWarmup(Schedule):
             "LinearWarmup", "warmup_steps", warmup_steps, unit,
             "LinearWarmup(0.1, warmup_steps=5, unit='epoch', after=...)")
         self.after = None if after is None else get_schedule(after)
+
+    def decays_over_the_fit(self) -> bool:
+        return self.after is not None and self.after.decays_over_the_fit()
 
     def at_step(self, step: int, steps_per_epoch: int, total_steps: int) -> float:
         t, _ = self._in_units(step, steps_per_epoch, total_steps)
