@@ -1,6 +1,7 @@
 """The estimators never return a silently wrong model (issue 11): partial_fit's ``classes``,
 divergence, target overflow, parameter checks. scikit-learn's own MLP is the reference."""
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
+import mlplab
 from mlplab.sklearn import MLPClassifier, MLPRegressor
 
 # the trainer warns when it stops a diverging fit (the estimator's own error is tested here);
@@ -78,9 +80,12 @@ def test_divergence_is_sklearns_value_error(Estimator, blobs, sklearn_non_finite
     y = y if Estimator is MLPClassifier else (y == "cat").astype(float)
     est = Estimator((8,), solver="sgd", learning_rate_init=1e6, max_iter=20, random_state=0)
     with pytest.raises(ValueError, match=re.escape(sklearn_non_finite_message)
-                       + rf" {Estimator.__name__}: the training loss became NaN or inf in epoch "
-                       r"\d+ \(solver='sgd'\); lower learning_rate_init \(now 1000000.0\)"):
-        est.fit(X, y)
+                       + rf" {Estimator.__name__}: training diverged in epoch \d+ \(the loss "
+                       r"or the weights became NaN or inf; solver='sgd'\); lower "
+                       r"learning_rate_init \(now 1000000.0\)"):
+        with warnings.catch_warnings():  # the estimator's error is all the user gets (as
+            warnings.simplefilter("error", mlplab.TrainingDiverged)  # scikit-learn)
+            est.fit(X, y)
     # partial_fit too: at the latest the epoch the loss overflows
     est = Estimator((8,), solver="sgd", learning_rate_init=1e6, random_state=0)
     kwargs = {"classes": LABELS} if Estimator is MLPClassifier else {}
@@ -111,7 +116,8 @@ def test_early_stopping_keeps_the_best_weights_when_diverging(Estimator, score, 
     assert np.isfinite(sk.predict_proba(X) if Estimator is MLPClassifier else sk.predict(X)).all()
     if Estimator is MLPRegressor:  # its R^2 of a NaN prediction is NaN, recorded
         assert np.isnan(sk.validation_scores_).any()
-    est = Estimator((8,), **params).fit(X[:60], y[:60], X_val=X[60:], y_val=y[60:])
+    with pytest.warns(mlplab.TrainingDiverged, match="loss became (nan|inf)"):  # said once
+        est = Estimator((8,), **params).fit(X[:60], y[:60], X_val=X[60:], y_val=y[60:])
     assert np.isnan(est.validation_scores_).any()
     assert est.best_validation_score_ == np.nanmax(est.validation_scores_)
     # the weights kept are those of the best epoch: they score it again

@@ -243,8 +243,9 @@ def test_monitor_of_validation_without_validation_data(tmp_path):
                 rng=np.random.default_rng(0), verbose=0,
                 callbacks=[mlplab.ModelCheckpoint(tmp_path / "ck.npz")])  # monitors val_loss
     with pytest.raises(ValueError, match=r"ModelCheckpoint: monitor='val_loss' is not logged .*"
-                       r"val_\* keys need fit\(\.\.\., validation_data=\(X_val, y_val\)\)"):
+                       r"val_\* keys need fit\(\.\.\., validation_data=\(X_val, y_val\)\)") as info:
         t.fit(X, y)
+    assert "did you mean" not in str(info.value)  # 'loss' is no stand-in for 'val_loss'
     assert t.epoch == 0 and not (tmp_path / "ck.npz").exists()
     with pytest.raises(ValueError, match="ReduceLROnPlateau: monitor='val_loss' is not logged"):
         Trainer(Sequential([Dense(2)]), "cross_entropy", "sgd", epochs=3,
@@ -259,12 +260,13 @@ def test_unwritable_checkpoint_path_fails_before_epoch_one(tmp_path):
              (tmp_path / "file" / "ck.npz", "folder .* is missing or not writable"),
              (tmp_path, "exists and is not a regular file")]
     for path, message in cases:
-        t = Trainer(Sequential([Dense(2)]), "cross_entropy", "sgd", epochs=2,
-                    rng=np.random.default_rng(0), verbose=0,
-                    callbacks=[mlplab.ModelCheckpoint(path, save_best_only=False)])
-        with pytest.raises(ValueError, match=f"ModelCheckpoint: .*{message}"):
-            t.fit(X, y)
-        assert t.epoch == 0
+        for callback in (mlplab.ModelCheckpoint(path, save_best_only=False),
+                         mlplab.CSVLogger(path)):
+            t = Trainer(Sequential([Dense(2)]), "cross_entropy", "sgd", epochs=2,
+                        rng=np.random.default_rng(0), verbose=0, callbacks=[callback])
+            with pytest.raises(ValueError, match=f"{type(callback).__name__}: .*{message}"):
+                t.fit(X, y)
+            assert t.epoch == 0
 
 
 def test_keys_declared_by_a_callback_can_be_monitored():

@@ -40,7 +40,7 @@ from .losses import (Huber, MeanAbsoluteError, MeanSquaredError, MulticlassHinge
 from .network import Sequential
 from .optim import OPTIMIZERS, Solver, get_optimizer, get_schedule
 from .regularizers import L1, L2, MaxNorm
-from .train import Callback, EarlyStopping, Trainer, read_checkpoint
+from .train import Callback, EarlyStopping, Trainer, TrainingDiverged, read_checkpoint
 
 # scikit-learn's words when a fit ends with NaN or inf weights; our message continues it
 NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large "
@@ -390,11 +390,15 @@ class _MLPBase(BaseEstimator):
                 if not isinstance(c, (_ConvergenceStop, _ValidationScore))]
         trainer.callbacks = base[:1] + added + base[1:]  # after History, before the progress
         before = len(trainer.history.epoch)
-        trainer.fit(X, targets, epochs=1 if incremental else self.max_iter,
-                    validation_data=validation, sample_weight=sw)
+        with warnings.catch_warnings():  # a divergence is this estimator's to report (below)
+            warnings.simplefilter("ignore", TrainingDiverged)
+            trainer.fit(X, targets, epochs=1 if incremental else self.max_iter,
+                        validation_data=validation, sample_weight=sw)
         losses = self._record(trainer, before, X.shape[0],
                               added[0] if val_raw is not None else None)
         self._check_finite(trainer, losses)
+        if trainer.diverged_at is not None:  # survived: early stopping kept the best weights
+            warnings.warn(trainer.stop_reason, TrainingDiverged, stacklevel=3)
         if (not incremental and not isinstance(self.optimizer_, Solver)
                 and trainer.epoch >= trainer.end_epoch and not trainer.stop_training):
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
@@ -444,7 +448,7 @@ class _MLPBase(BaseEstimator):
         last finite weights), a logged loss is NaN or inf, or the weights are. With early
         stopping the best weights were kept (the NaN epochs score NaN and never win), so the
         fit stands, as in scikit-learn."""
-        finite = all(bool(np.all(np.isfinite(np.asarray(w)))) for w in trainer.params().values())
+        finite = trainer._weights_finite()
         keeps_best = any(isinstance(c, _ConvergenceStop) and c.restore_best
                          for c in trainer.callbacks)
         diverged_at = getattr(trainer, "diverged_at", None)
@@ -459,8 +463,9 @@ class _MLPBase(BaseEstimator):
         else:
             advice = (f"lower learning_rate_init (now {self.learning_rate_init!r}), standardize "
                       "the inputs (e.g. StandardScaler) or clip the gradients (clip_norm)")
-        raise ValueError(f"{NON_FINITE} {type(self).__name__}: the training loss became NaN or "
-                         f"inf in epoch {epoch} (solver={self.solver!r}); {advice}")
+        raise ValueError(f"{NON_FINITE} {type(self).__name__}: training diverged in epoch "
+                         f"{epoch} (the loss or the weights became NaN or inf; "
+                         f"solver={self.solver!r}); {advice}")
 
     def _validation_score(self, X, y) -> float:
         """The validation score; NaN when a prediction is NaN or inf (scikit-learn's

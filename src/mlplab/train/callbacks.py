@@ -87,9 +87,10 @@ class _Monitor(Callback):
             return
         msg = (f"{type(self).__name__}: monitor={self.monitor!r} is not logged by this fit; "
                f"its epoch logs are {keys}")
-        if self.monitor.startswith("val_") and "val_loss" not in keys:
+        no_validation = self.monitor.startswith("val_") and "val_loss" not in keys
+        if no_validation:  # suggesting the training loss instead would change what is watched
             msg += "; val_* keys need fit(..., validation_data=(X_val, y_val))"
-        close = difflib.get_close_matches(self.monitor, keys, n=1)
+        close = [] if no_validation else difflib.get_close_matches(self.monitor, keys, n=1)
         if close:
             msg += f"; did you mean {close[0]!r}?"
         raise ValueError(msg)
@@ -231,6 +232,21 @@ class TerminateOnNaN(Callback):
             self.trainer._diverged(self.trainer.epoch, value, stacklevel=5)
 
 
+def _check_writable(owner: str, path: str, example: str) -> None:
+    """A path a callback will write must fail before the first epoch, not after a whole one."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise ValueError(f"{owner}: path={path!r} exists and is not a regular file (a folder, "
+                         f"device or pipe); give a file path such as "
+                         f"{os.path.join(path, example)!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:  # the real test: root passes os.access on read-only file systems
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ValueError(f"{owner}: cannot write path={path!r}: its folder {folder!r} is "
+                         f"missing or not writable ({e})") from None
+
+
 class ModelCheckpoint(_Monitor):
     """Save a checkpoint each epoch, or only when ``monitor`` improves (``save_best_only``).
     The path and the monitor are checked before the first epoch."""
@@ -245,21 +261,7 @@ class ModelCheckpoint(_Monitor):
             super().on_train_begin(trainer)
         else:
             Callback.on_train_begin(self, trainer)
-        self._check_path()
-
-    def _check_path(self) -> None:
-        """A path that cannot be written must fail now, not after a whole epoch."""
-        if os.path.exists(self.path) and not os.path.isfile(self.path):
-            raise ValueError(f"ModelCheckpoint: path={self.path!r} exists and is not a regular "
-                             "file (a folder, device or pipe); give a file path such as "
-                             f"{os.path.join(self.path, 'best.npz')!r}")
-        folder = os.path.dirname(os.path.abspath(self.path))
-        try:  # the real test: root passes os.access on read-only file systems
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        except OSError as e:
-            raise ValueError(f"ModelCheckpoint: cannot write the checkpoint path={self.path!r}: "
-                             f"its folder {folder!r} is missing or not writable ({e})") from None
+        _check_writable("ModelCheckpoint", self.path, "best.npz")
 
     def on_epoch_end(self, epoch, logs):
         if self.save_best_only:
@@ -271,11 +273,16 @@ class ModelCheckpoint(_Monitor):
 
 
 class CSVLogger(Callback):
-    """Append each epoch's logs as a CSV row (header from the first epoch)."""
+    """Append each epoch's logs as a CSV row (header from the first epoch); the path is checked
+    before the first epoch."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
         self._fields: list[str] | None = None
+
+    def on_train_begin(self, trainer):
+        super().on_train_begin(trainer)
+        _check_writable("CSVLogger", self.path, "log.csv")
 
     def on_epoch_end(self, epoch, logs):
         new = self._fields is None
