@@ -280,7 +280,49 @@ def test_printed_report_shows_the_numbers_of_passed_checks(digits):
     dead = _dead_fraction(model, X[:200], 1)
     assert f"[ok     ] dead_relu: layer 1 {dead:.0%} dead" in text
     assert re.search(r"\[ok     \] gradient_flow: .*0\.W \d\.\de[+-]\d+", text)
-    assert re.search(rf"initial loss \d\.\d+, expected about {math.log(10):.3f}", text)
+    assert re.search(r"initial loss \d\.\d+, expected near the chance-level loss "
+                     rf"ln\(10\) = {math.log(10):.2f}", text)
+
+
+def _cross_entropy(model, X, y) -> float:
+    """Mean softmax cross-entropy of the model on (X, y) in plain float64 NumPy."""
+    z = np.asarray(model.forward(model.check_input(X)), dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-logp[np.arange(len(y)), y].mean())
+
+
+def test_untrained_loss_and_chance_level_loss_are_named_apart():
+    # review finding: the monitor said "above the untrained loss (2.69)" (measured) and diagnose
+    # "(2.3)" (ln 10) in the same words; the measured one is the untrained loss, ln C is chance
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    model = Sequential([Dense(128), ReLU(), Dense(128), ReLU(), Dense(10)])
+    model.build(64, rng=np.random.default_rng(0))
+    untrained = _cross_entropy(model, X[:200], y[:200])  # measured before any update
+    monitor = mlplab.TrainingMonitor(X[:200], y[:200])
+    t = Trainer(model, "cross_entropy", mlplab.sgd(3.0), batch_size=32, epochs=3,
+                rng=np.random.default_rng(0), callbacks=[monitor], verbose=0)
+    t.fit(X, y)
+    assert t.history.history["loss"][0] > 1.1 * max(untrained, math.log(10))  # an overshoot
+    watched = monitor.reports[2].headline
+    assert watched.check == "learning_rate"
+    assert f"is above the untrained loss ({untrained:.3g})" in watched.message, watched.message
+    assert "chance-level" not in watched.message
+    on_demand = diagnose(model, "cross_entropy", X[:200], y[:200], history=t.history).headline
+    assert on_demand.check == "learning_rate"
+    assert f"is above the chance-level loss ln(10) = {math.log(10):.2f}" in on_demand.message
+    assert "untrained" not in on_demand.message, on_demand.message
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 10])
+def test_chance_level_loss_is_written_as_ln_c(n_classes):
+    sign = learning_rate_too_high(Evidence(losses=[9.0], chance_loss=math.log(n_classes)))
+    assert sign == [f"the mean loss of epoch 1 (9) is above the chance-level loss "
+                    f"ln({n_classes}) = {math.log(n_classes):.2f}"]
+    sign = learning_rate_too_high(Evidence(losses=[9.0], initial_loss=2.69,
+                                           chance_loss=math.log(n_classes)))
+    assert sign == ["the mean loss of epoch 1 (9) is above the untrained loss (2.69)"]
 
 
 def test_diagnose_rejects_a_history_without_losses(digits):

@@ -37,8 +37,8 @@ def demo(args: argparse.Namespace) -> int:
 
     loss = SoftmaxCrossEntropy()
     value = float(loss(model.forward(X_tr), y_tr))
-    print(f"initial loss {value:.4f} (a fresh softmax classifier starts near ln 10 = "
-          f"{math.log(10):.4f})")
+    print(f"initial loss {value:.4f} (a fresh softmax classifier starts near the chance-level "
+          f"loss ln(10) = {math.log(10):.2f})")
     report = gradcheck(model, loss, X_tr[:8], y_tr[:8], training=True)
     print(f"gradient check: {'passed' if report.passed else 'FAILED'}, max relative error "
           f"{report.max_error:.1e}\n")

@@ -248,6 +248,13 @@ def check_bias_variance(history: Any) -> Finding:
     return Finding("bias_variance", sev, msg, "; ".join(r.remedies[:2]), None, r.variance)
 
 
+def chance_level(value: float) -> str:
+    """``value``, the loss of an uninformed classifier (:func:`~.stats.expected_initial_loss`:
+    ln C for C classes, ln 2 for sigmoid outputs), in words: "the chance-level loss ln(10) =
+    2.30". Not the untrained loss, which is measured on the net before training."""
+    return f"the chance-level loss ln({round(math.exp(value))}) = {value:.2f}"
+
+
 def check_initial_loss(model: Sequential, loss: Any, X, y) -> Finding | None:
     """At initialization a classifier should be uninformed: softmax cross-entropy near ln C.
     Much higher means confident wrong outputs (weights or inputs too large)."""
@@ -259,8 +266,7 @@ def check_initial_loss(model: Sequential, loss: Any, X, y) -> Finding | None:
     value = float(loss(out, loss.validate_targets(y, out)))
     far = value > expected + max(0.5, 0.25 * expected)
     low = value < 0.75 * expected
-    msg = f"initial loss {value:.3f}, expected about {expected:.3f} (" + (
-        f"ln {model.out_features})" if expected != math.log(2.0) else "ln 2)")
+    msg = f"initial loss {value:.3f}, expected near {chance_level(expected)}"
     if far:
         return Finding("initial_loss", "problem", msg + ": the untrained net is confidently wrong",
                        "output weights or inputs too large: standardize the inputs, use a "
@@ -297,8 +303,10 @@ class Evidence:
 
 def learning_rate_too_high(ev: Evidence) -> list[str]:
     """The signs, in numbers, that steps overshoot: an update/weight ratio above
-    ``UPDATE_RATIO_HIGH``, a non-finite loss, an epoch's mean loss above the untrained loss (or
-    chance level), or a loss that rose from its best by more than 10% of the first epoch's."""
+    ``UPDATE_RATIO_HIGH``, a non-finite loss, the first epoch's mean loss above the untrained
+    loss (measured: ``ev.initial_loss``) or else the chance-level loss (ln C:
+    ``ev.chance_loss``), or a loss that rose from its best by more than 10% of the first
+    epoch's."""
     signs = []
     high = [(r, e, k) for e, rs in ev.ratios.items() for k, r in rs.items()
             if r > UPDATE_RATIO_HIGH]
@@ -310,10 +318,15 @@ def learning_rate_too_high(ev: Evidence) -> list[str]:
     if bad:
         signs.append(f"the loss became non-finite in epoch {bad[0] + 1}")
     finite = [v for v in ev.losses if math.isfinite(v)]
-    untrained = ev.initial_loss if ev.initial_loss is not None else ev.chance_loss
+    # the measured loss of the untrained net where known, else the chance level (ln C)
+    if ev.initial_loss is not None:
+        untrained, named = ev.initial_loss, f"the untrained loss ({ev.initial_loss:.3g})"
+    elif ev.chance_loss is not None:
+        untrained, named = ev.chance_loss, chance_level(ev.chance_loss)
+    else:
+        untrained, named = None, ""
     if untrained is not None and finite and finite[0] > LOSS_ROSE * untrained:
-        signs.append(f"the mean loss of epoch 1 ({finite[0]:.3g}) is above the untrained "
-                     f"loss ({untrained:.3g})")
+        signs.append(f"the mean loss of epoch 1 ({finite[0]:.3g}) is above {named}")
     else:  # a rise judged against the first epoch's loss, so that noise near 0 is no sign
         for e in range(1, len(finite)):
             if finite[e] - min(finite[:e]) > (LOSS_ROSE - 1) * abs(finite[0]):
@@ -322,7 +335,7 @@ def learning_rate_too_high(ev: Evidence) -> list[str]:
                 break
     if signs and untrained is not None and finite and abs(finite[-1] - untrained) < 0.05 * \
             untrained:
-        signs.append(f"the loss is stuck at {finite[-1]:.3g}, the untrained level")
+        signs.append(f"the loss is stuck at {finite[-1]:.3g}, near {named}")
     return signs
 
 
