@@ -3,9 +3,11 @@ nothing half-written; loading a hostile or broken file fails fast, without a big
 with a ValueError naming the file and the field, and leaves the trainer as it was."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -195,14 +197,18 @@ def test_next_save_removes_temporaries_of_killed_saves(saved, tmp_path):
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     dead = int(done.stdout)  # a process that has exited: its temporary is stale
-    stale = tmp_path / f".tmp-ck.npz.{dead}.0badcafe"
+    host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+    stale = tmp_path / f".tmp-ck.npz.{dead}.{host}.0badcafe"
     stale.write_bytes(b"PK\x03\x04 cut by SIGKILL")
-    live = tmp_path / f".tmp-ck.npz.{os.getppid()}.0goodcafe"  # a writer still running
+    live = tmp_path / f".tmp-ck.npz.{os.getppid()}.{host}.0goodcafe"  # a writer still running
     live.write_bytes(b"being written")
-    other = tmp_path / f".tmp-other.npz.{dead}.0badcafe"  # another file's: not ours to remove
+    other = tmp_path / f".tmp-other.npz.{dead}.{host}.0badcafe"  # another file's: not ours
     other.write_bytes(b"")
+    # a pid of another host (shared or network folder) says nothing here: keep its file
+    remote = tmp_path / f".tmp-ck.npz.{dead}.{'0' * 8 if host != '0' * 8 else '1' * 8}.0badcafe"
+    remote.write_bytes(b"being written elsewhere")
     t.save(path)
-    assert not stale.exists() and live.exists() and other.exists()
+    assert not stale.exists() and live.exists() and other.exists() and remote.exists()
 
 
 # -- item 12: no big allocation from a small file ------------------------------------------------

@@ -3,8 +3,10 @@ new one, never a mix; used by checkpoints."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
+import socket
 import stat
 from typing import BinaryIO, Callable
 
@@ -69,12 +71,19 @@ def _temp_prefix(name: str) -> str:
     return f"{_TEMP}{name[:_NAME_MAX]}."
 
 
+def _host_tag() -> str:
+    """8 hex digits naming this machine: a pid means something only on the host that owns it
+    (on a shared or network folder another host's live writer would look dead here)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
 def _create_temp(folder: str, name: str) -> tuple[str, int]:
-    """A new file ``.tmp-<name>.<pid>.<random>``; created with mode 0o666 so that the kernel
-    applies the umask (``tempfile.mkstemp`` would always give 0o600)."""
+    """A new file ``.tmp-<name>.<pid>.<host tag>.<random>``; created with mode 0o666 so that the
+    kernel applies the umask (``tempfile.mkstemp`` would always give 0o600)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        tmp = os.path.join(folder, f"{_temp_prefix(name)}{os.getpid()}.{secrets.token_hex(4)}")
+        tmp = os.path.join(folder, f"{_temp_prefix(name)}{os.getpid()}.{_host_tag()}."
+                                   f"{secrets.token_hex(4)}")
         try:
             return tmp, os.open(tmp, flags, 0o666)
         except FileExistsError:  # a name clash (2^-32): draw another
@@ -82,8 +91,9 @@ def _create_temp(folder: str, name: str) -> tuple[str, int]:
 
 
 def _remove_stale_temps(folder: str, name: str) -> None:
-    """Remove temporaries of ``name`` whose writer process no longer exists (killed mid-save)."""
-    prefix = _temp_prefix(name)
+    """Remove temporaries of ``name`` written on this host by a process that no longer exists
+    (killed mid-save); another host's temporaries are left alone."""
+    prefix, host = _temp_prefix(name), _host_tag()
     try:
         entries = os.listdir(folder or ".")
     except OSError:
@@ -91,8 +101,9 @@ def _remove_stale_temps(folder: str, name: str) -> None:
     for entry in entries:
         if not entry.startswith(prefix):
             continue
-        pid = entry[len(prefix):].split(".")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        pid, _, rest = entry[len(prefix):].partition(".")
+        if (pid.isdigit() and rest.startswith(host + ".") and int(pid) != os.getpid()
+                and not _alive(int(pid))):
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(folder, entry))
 
