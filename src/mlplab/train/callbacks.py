@@ -148,25 +148,28 @@ class EarlyStopping(_Monitor):
             trainer.set_state(self.best_state)
             trainer.history.best_epoch = self.best_epoch
             self.best_state = None  # a copy of the model: free it
-        last = trainer.epoch  # epochs run; the last one printed as "epoch {last}"
-        kept = f"the weights of the last epoch ({last}) are kept"
-        if self.best_epoch is None:  # no epoch beat the start (NaN values, a subclass's best)
-            why = f"no epoch improved {self.monitor} in {self.wait} epochs"
-            weights = "weights restored to the start of this fit" if restore else kept
-            best = f"no epoch improved {self.monitor}"
-        else:
-            by = f" by more than min_delta={self.min_delta:g}" if self.min_delta else ""
-            why = (f"{self.monitor} did not improve{by} for {self.wait} epochs after epoch "
-                   f"{self.best_epoch + 1} (best {self.best:.4g})")
-            weights = (f"weights restored to the end of epoch {self.best_epoch + 1}" if restore
-                       else kept)
-            best = f"best {self.monitor} {self.best:.4g}; the last epoch run was {last}"
+        why, weights, best = self._explain(restore, trainer.epoch)
         if self.stopped_epoch is not None:
             trainer.stop_reason = f"early stopping: {why}; {weights}"
-        elif restore and (self.best_epoch is None or self.best_epoch + 1 != last):
+        elif restore and (self.best_epoch is None or self.best_epoch + 1 != trainer.epoch):
             note = f"EarlyStopping: {weights} ({best})"  # the epochs ran out, or it diverged
             trainer.stop_reason = (note if trainer.stop_reason is None
                                    else f"{trainer.stop_reason} Then {note}")
+
+    def _explain(self, restored: bool, last: int) -> tuple[str, str, str]:
+        """(why training stopped, which weights the model holds, the best value) in words;
+        epochs are counted from 1, as the progress lines print them (``last``: epochs run)."""
+        kept = f"the weights of the last epoch ({last}) are kept"
+        if self.best_epoch is None:  # no epoch beat the start (NaN values, a subclass's best)
+            return (f"no epoch improved {self.monitor} in {self.wait} epochs",
+                    "weights restored to the start of this fit" if restored else kept,
+                    f"no epoch improved {self.monitor}")
+        by = f" by more than min_delta={self.min_delta:g}" if self.min_delta else ""
+        return (f"{self.monitor} did not improve{by} for {self.wait} epochs after epoch "
+                f"{self.best_epoch + 1} (best {self.best:.4g})",
+                f"weights restored to the end of epoch {self.best_epoch + 1}" if restored
+                else kept,
+                f"best {self.monitor} {self.best:.4g}; the last epoch run was {last}")
 
 
 class ReduceLROnPlateau(_Monitor):

@@ -284,6 +284,15 @@ class Trainer:
         self._finite = (label, self.step, _snapshot(weights, old and old[2]),
                         _snapshot(self.opt_state, old and old[3]))
 
+    def _check_epoch_finite(self, epoch: int, loss: float) -> None:
+        """End-of-epoch divergence check: the epoch's loss (the only check for losses that
+        live on a device), then the weights: each loss is measured before its update, so the
+        epoch's last update can still overflow them (one reduction per tensor per epoch)."""
+        if not math.isfinite(loss):
+            self._diverged(epoch, loss, stacklevel=5)
+        elif not self._weights_finite():
+            self._diverged(epoch, loss, stacklevel=5, weights=True)
+
     def _weights_finite(self) -> bool:
         xp = self.model.xp
         return all(all_finite(xp, w) for w in self.params().values())
@@ -372,12 +381,8 @@ class Trainer:
                     cb.on_batch_end(self.step, {"loss": value, "size": m})
                 if self.stop_training:
                     break
-            if self.diverged_at is None and not math.isfinite(float(total)):
-                self._diverged(epoch, float(total) / n)
-            # the loss is measured before each update: the epoch's last update can still
-            # overflow the weights (one reduction per tensor per epoch catches it)
-            if self.diverged_at is None and not self._weights_finite():
-                self._diverged(epoch, float(total) / n, weights=True)
+            if self.diverged_at is None:
+                self._check_epoch_finite(epoch, float(total) / n)
             if self.diverged_at is not None:  # no epoch logs from a broken epoch
                 break
             logs = self._epoch_logs(float(total) / n,
