@@ -275,10 +275,12 @@ def test_dropping_the_target_and_corrupt_files_are_clear_errors(tmp_path):
 
 def test_an_empty_dimension_does_not_hide_a_huge_declared_shape(tmp_path):
     """(0, 2**32-1, 2**32-1) declares 0 bytes, but NumPy cannot index such an array: the header
-    check must refuse it with the file's name (found by the fuzz suite: a raw 'array is too big')."""
+    check must refuse it with the file's name (found by the fuzz suite: a raw 'array is too
+    big')."""
     path = tmp_path / "huge.idx"
     path.write_bytes(bytes([0, 0, 0x08, 3]) + struct.pack(">III", 0, 2**32 - 1, 2**32 - 1))
-    with pytest.raises(ValueError, match=r"huge\.idx.*declares shape \(0, 4294967295, 4294967295\)"):
+    with pytest.raises(ValueError,
+                       match=r"huge\.idx.*declares shape \(0, 4294967295, 4294967295\)"):
         read_idx(path)
 
 

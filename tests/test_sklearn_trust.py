@@ -63,7 +63,7 @@ def test_partial_fit_refuses_other_classes_later(blobs):
         clf.partial_fit(X, y, classes=wider)
 
 
-# -- item 2: a diverging fit is scikit-learn's ValueError, never a NaN model ------------------------
+# -- item 2: a diverging fit is scikit-learn's ValueError, never a NaN model --------------------
 @pytest.fixture(scope="module")
 def sklearn_non_finite_message(blobs):
     """scikit-learn's own words, from its MLP on inputs so large that the weights overflow."""

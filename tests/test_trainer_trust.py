@@ -65,7 +65,8 @@ def test_divergence_stops_and_restores_weights_and_momentum():
     # full-batch gradient descent with momentum above its stable rate: |w| grows geometrically
     # and the float32 loss overflows within a few dozen epochs of the 500 asked for
     t = linear_trainer(mlplab.momentum(5.0), epochs=500)
-    with pytest.warns(mlplab.TrainingDiverged, match=r"(loss became (inf|nan)|an update made the weights NaN or inf) in epoch \d+ at "
+    with pytest.warns(mlplab.TrainingDiverged, match=r"(loss became (inf|nan)|an update made "
+                      r"the weights NaN or inf) in epoch \d+ at "
                       r"learning rate 5; weights and optimizer state restored to the end of "
                       r"epoch \d+"):
         t.fit(X, y)

@@ -166,8 +166,8 @@ class CosineDecay(Schedule):
 
     ``T`` is ``decay_steps`` (which then needs a ``unit``), or without it the length of the first
     fit (the epoch at which the first ``fit`` ends, kept by later fits; ``unit`` defaults to
-    "step": a smooth decay over the fit's updates). ``unit="epoch"`` is PyTorch's ``CosineAnnealingLR(T_max=T,
-    eta_min=alpha eta)`` stepped once per epoch.
+    "step": a smooth decay over the fit's updates). ``unit="epoch"`` is PyTorch's
+    ``CosineAnnealingLR(T_max=T, eta_min=alpha eta)`` stepped once per epoch.
 
     References: Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts" (2017).
     """

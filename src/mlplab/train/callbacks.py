@@ -109,10 +109,11 @@ class _Monitor(Callback):
 
 class EarlyStopping(_Monitor):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs in a row
-    (Keras's rule: ``patience=2`` stops after the second epoch without improvement); with ``restore_best`` the weights (and buffers) of the best epoch are put back at
-    the end. Either way ``trainer.stop_reason`` says what happened, e.g. "early stopping:
-    val_loss did not improve for 6 epochs after epoch 12 (best 0.231); weights restored to the
-    end of epoch 12", and ``trainer.history.best_epoch`` names the restored epoch (0-based)."""
+    (Keras's rule: ``patience=2`` stops after the second epoch without improvement); with
+    ``restore_best`` the weights (and buffers) of the best epoch are put back at the end.
+    Either way ``trainer.stop_reason`` says what happened, e.g. "early stopping: val_loss did
+    not improve for 5 epochs after epoch 12 (best 0.231); weights restored to the end of epoch
+    12", and ``trainer.history.best_epoch`` names the restored epoch (0-based)."""
 
     def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 5,
                  min_delta: float = 0.0, restore_best: bool = True):
@@ -177,7 +178,8 @@ class ReduceLROnPlateau(_Monitor):
     ``patience`` epochs, not below ``min_lr``. With ``stop_at_min_lr`` training stops once the
     rate would go below ``min_lr``: Nielsen's rule "halve when validation accuracy stalls for n
     epochs, stop at 1/128 of the initial rate" is
-    ``ReduceLROnPlateau("val_accuracy", factor=0.5, patience=n, min_lr=eta0/128, stop_at_min_lr=True)``.
+    ``ReduceLROnPlateau("val_accuracy", factor=0.5, patience=n, min_lr=eta0/128,
+    stop_at_min_lr=True)``.
     """
 
     def __init__(self, monitor: str = "val_loss", mode: str = "auto", factor: float = 0.5,
