@@ -3,6 +3,7 @@
 turns bad values into argparse's usage error."""
 from __future__ import annotations
 
+import inspect
 import re
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from scipy.special import expit, softmax
 
 import mlplab
+from examples import LAYER_CASES
 from mlplab import BatchNorm, Dense, Dropout, ReLU, Sequential
 from mlplab.cli import main
 
@@ -26,6 +28,42 @@ def test_summary_shows_the_units_of_every_dense_layer(rng):
     assert rows[2].split()[1] == "Dense(10)"
     assert rows[3].split()[1] == "DropConnect(7," and "...)" in rows[3]  # more than fits
     assert "(...)" not in m.summary()
+
+
+def _summary_label(layer) -> str:
+    """The Layer column of the summary's single row for ``layer`` (the model is not built)."""
+    row = Sequential([layer]).summary().splitlines()[2]
+    return row.split(None, 1)[1].rsplit("?", 2)[0].strip()
+
+
+@pytest.mark.parametrize("make", LAYER_CASES)
+def test_summary_of_a_layer_with_all_defaults_shows_only_its_required_arguments(make):
+    # review finding: BatchNorm() was listed as "BatchNorm(momentum=0.9, eps=1e-05)", its
+    # defaults, because a repr that fit was printed whole
+    example = make()
+    cls = type(example)
+    required = [k for k, p in inspect.signature(cls).parameters.items()
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    config = example.get_config()
+    layer = cls(**{k: config[k] for k in required})  # every other argument left at its default
+    expected = f"{cls.__name__}({', '.join(repr(config[k]) for k in required)})"
+    assert _summary_label(layer) == (expected if len(expected) <= 44 else f"{cls.__name__}(...)")
+
+
+@pytest.mark.parametrize("layer, label", [
+    (BatchNorm(momentum=0.9, eps=1e-5), "BatchNorm()"),
+    (BatchNorm(momentum=0.99), "BatchNorm(momentum=0.99)"),
+    (BatchNorm(eps=1e-3), "BatchNorm(eps=0.001)"),
+    (mlplab.ELU(alpha=1), "ELU()"),  # stored as the float 1.0: still the default
+    (mlplab.LeakyReLU(0.01), "LeakyReLU()"),
+    (mlplab.PReLU(alpha_initializer={"name": "constant", "config": {"value": 0.25}}), "PReLU()"),
+    (Dropout(0.5, inverted=False), "Dropout(inverted=False)"),
+    (mlplab.Activation("relu"), "Activation()"),
+    (mlplab.Activation("elu"), "Activation(activation='elu')"),
+    (Dense(3, kernel_initializer="glorot_uniform", use_bias=True), "Dense(3)"),
+])
+def test_summary_shows_only_arguments_that_differ_from_the_defaults(layer, label):
+    assert _summary_label(layer) == label
 
 
 # -- grads() and params() ----------------------------------------------------------------------

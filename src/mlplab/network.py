@@ -191,7 +191,9 @@ class Sequential(PicklesNamespace):
         return cls(**config)
 
     def summary(self) -> str:
-        """A table: layer, output shape, parameter count, and the totals."""
+        """A table: layer, output shape, parameter count, and the totals. Each layer is named
+        with its required arguments and those that differ from their defaults
+        (:func:`layer_arguments`): ``Dense(64)``, ``BatchNorm()``, ``Dropout(rate=0.3)``."""
         rows = [("#", "Layer", "Output shape", "Params")]
         for i, layer in enumerate(self.layers):
             out = f"(batch, {layer.out_features})" if layer.built else "?"
@@ -217,29 +219,63 @@ class Sequential(PicklesNamespace):
 
 
 def _constructor_defaults(cls: type) -> dict[str, Any]:
-    """Every named constructor argument of ``cls`` and its bases with its default
-    (``inspect.Parameter.empty`` when required); subclasses pass ``**kwargs`` up."""
+    """Every named constructor argument of ``cls`` with its default (``inspect.Parameter.empty``
+    when required); a constructor that passes ``**kwargs`` up adds its base's arguments, one
+    that takes none of them (``Identity()`` over ``Activation(activation)``) ends the walk."""
     defaults: dict[str, Any] = {}
     for klass in cls.__mro__:
         if "__init__" not in vars(klass) or klass is object:
             continue
-        for name, p in inspect.signature(klass.__init__).parameters.items():
-            if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-                defaults.setdefault(name, p.default)
+        parameters = inspect.signature(klass.__init__).parameters.values()
+        for p in parameters:
+            if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                defaults.setdefault(p.name, p.default)
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
     return defaults
 
 
-def _short_repr(layer: Layer, width: int = 44) -> str:
-    """The layer's repr if it fits in ``width``; else its required arguments and as many
-    non-default ones as fit, then ``...``: ``Dense(64, ...)`` rather than ``Dense(...)``."""
-    text = repr(layer)
-    if len(text) <= width:
-        return text
+def _same(a: Any, b: Any) -> bool:
+    """Equal as configured values: numbers by value (a default ``1`` stored as ``1.0``), bools
+    only as bools."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    return a == b
+
+
+def layer_arguments(layer: Layer) -> tuple[list[Any], dict[str, Any]]:
+    """``(required, changed)``: the values of the layer's required constructor arguments, and
+    the other configured arguments whose values differ from their defaults.
+
+    An argument is at its default when it equals the signature's default (numbers by value) or
+    what the constructor stores when the argument is left out, all else kept: this catches
+    defaults stored after conversion (``PReLU(alpha_initializer=None)`` stores a constant-0.25
+    initializer) and defaults without a named parameter (``Activation("elu")`` stores ELU's
+    ``alpha=1.0``)."""
     config, defaults = layer.get_config(), _constructor_defaults(type(layer))
-    required = [repr(v) for k, v in config.items() if defaults.get(k, 0) is inspect.Parameter.empty]
-    changed = [f"{k}={v!r}" for k, v in config.items()
-               if defaults.get(k, inspect.Parameter.empty) is not inspect.Parameter.empty
-               and v != defaults[k]]
+    empty, missing = inspect.Parameter.empty, object()
+    required = {k: v for k, v in config.items() if defaults.get(k, 0) is empty}
+
+    def left_out(key: str) -> Any:
+        try:
+            rest = {k: v for k, v in config.items() if k != key}
+            return type(layer)(**rest).get_config().get(key, missing)
+        except Exception:  # a layer that cannot be built without it: the signature decides
+            return missing
+
+    changed = {k: v for k, v in config.items() if k not in required and not (
+        _same(v, defaults.get(k, missing)) or _same(v, left_out(k)))}
+    return list(required.values()), changed
+
+
+def _short_repr(layer: Layer, width: int = 44) -> str:
+    """The layer's required arguments and its changed ones, as many as fit in ``width``, then
+    ``...``: ``Dense(64, kernel_initializer='he_normal')``, ``Dense(64, ...)``, ``BatchNorm()``."""
+    required, changed = layer_arguments(layer)
+    required = [repr(v) for v in required]
+    changed = [f"{k}={v!r}" for k, v in changed.items()]
     label = lambda args: f"{layer.name}({', '.join(args)})"  # noqa: E731
     candidates = [required + changed] + [required + changed[:k] + ["..."]
                                          for k in reversed(range(len(changed)))]
