@@ -224,3 +224,36 @@ def test_lr_schedule_spec_errors_name_lr_schedule():
         MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, lr_schedule={"config": {}}).fit(X, y)
     with pytest.raises(ValueError, match=r"lr_schedule='nope': .*unknown schedule 'nope'"):
         MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, lr_schedule="nope").fit(X, y)
+
+
+def _with_extra(path, out, edit):
+    """A copy of the checkpoint at ``path`` whose meta 'extra' field was changed by ``edit``."""
+    import io
+    import json
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    meta = json.loads(str(np.load(io.BytesIO(members["meta.npy"]), allow_pickle=False)))
+    edit(meta["extra"])
+    buffer = io.BytesIO()
+    np.save(buffer, np.array(json.dumps(meta)), allow_pickle=False)
+    members["meta.npy"] = buffer.getvalue()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+    return out
+
+
+@pytest.mark.parametrize("edit", [lambda e: e.pop("fitted"), lambda e: e.pop("params"),
+                                  lambda e: e["fitted"].pop("n_outputs"),
+                                  lambda e: e["params"].update(no_such_param=1),
+                                  lambda e: e.update(fitted=[1, 2])])
+def test_estimator_load_of_a_broken_extra_names_the_file(tmp_path, blobs, edit):
+    X, y = blobs
+    path = tmp_path / "clf.npz"
+    MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y).save(path)
+    assert MLPClassifier.load(path).predict(X).shape == (len(X),)  # the file itself is fine
+    bad = _with_extra(path, tmp_path / "bad.npz", edit)
+    with pytest.raises(ValueError, match=r"checkpoint '.*bad\.npz': field 'extra' does not "
+                                         r"describe a fitted MLPClassifier"):
+        MLPClassifier.load(bad)

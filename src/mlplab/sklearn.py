@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import os
 import warnings
 from typing import Any
 
@@ -534,11 +535,15 @@ class _MLPBase(BaseEstimator):
         if extra.get("estimator") != cls.__name__:
             raise ValueError(f"{path!r} holds {extra.get('estimator') or 'no estimator'}, not "
                              f"a {cls.__name__}")
-        est = cls(**_from_json(extra["params"]))
-        fitted = extra["fitted"]
-        est._restore_fitted(fitted)
-        X0 = np.zeros((1, fitted["n_features_in"]), dtype=est.dtype)
-        est._initialize(X0, fitted["n_outputs"], n_examples=fitted["n_examples"])
+        try:  # the file is not trusted: a broken 'extra' is a clear error, not a KeyError
+            est = cls(**_from_json(extra["params"]))
+            fitted = extra["fitted"]
+            est._restore_fitted(fitted)
+            X0 = np.zeros((1, fitted["n_features_in"]), dtype=est.dtype)
+            est._initialize(X0, fitted["n_outputs"], n_examples=fitted["n_examples"])
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise ValueError(f"checkpoint {os.fspath(path)!r}: field 'extra' does not describe "
+                             f"a fitted {cls.__name__} ({type(e).__name__}: {e})") from None
         est.trainer_.load(path)
         h = est.trainer_.history.history
         est.loss_curve_ = [float(v) for v in h.get("loss", [])]
