@@ -42,6 +42,9 @@ class Sequential(PicklesNamespace):
         self.out_features: int | None = None
         self.xp: Namespace = None
         self.dtype: Any = None
+        #: the loss the model was trained with, where known (set by ``load_model`` from the
+        #: checkpoint); :meth:`predict_proba` uses it when given none
+        self.loss: Any = None
 
     def add(self, layer: Any) -> "Sequential":
         if self.built:
@@ -127,11 +130,22 @@ class Sequential(PicklesNamespace):
                 for i in range(0, x.shape[0], batch_size)]
         return outs[0] if len(outs) == 1 else self.xp.concat(outs, axis=0)
 
-    def predict_proba(self, X: Any, loss: Any, *, batch_size: int | None = None) -> Array:
+    def predict_proba(self, X: Any, loss: Any = None, *,
+                      batch_size: int | None = None) -> Array:
         """What the outputs mean under ``loss`` (a name, spec or Loss): class probabilities
         ``softmax(z)`` for ``"cross_entropy"``, ``sigmoid(z)`` per output for
         ``"binary_cross_entropy"``, scores for hinge losses, values for regression losses.
+
+        ``loss=None`` uses :attr:`loss`, the loss a model from :func:`~mlplab.load_model` was
+        trained with (a hierarchical softmax with its trained node weights); a model that does
+        not know its loss raises a TypeError.
         """
+        if loss is None:
+            loss = getattr(self, "loss", None)  # None also for a model pickled before it
+            if loss is None:
+                raise TypeError("Sequential.predict_proba: this model does not know its loss "
+                                "(only a model from load_model does): pass the loss it was "
+                                "trained with, e.g. predict_proba(X, 'cross_entropy')")
         return get_loss(loss).predict(self.predict(X, batch_size=batch_size))
 
     # -- views and state -----------------------------------------------------------------------

@@ -406,13 +406,30 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, Mapping[str, np.ndar
 
 # -- loading ------------------------------------------------------------------------------------
 def load_model(path: str | os.PathLike, *, xp=np) -> Sequential:
-    """The trained model of a checkpoint, built and with its weights, for inference."""
+    """The trained model of a checkpoint, built and with its weights, for inference.
+
+    ``model.loss`` is the loss it was trained with (field ``loss``; a loss with weights, such
+    as :class:`~mlplab.HierarchicalSoftmax`, holds its trained ``state/loss.*`` arrays), so
+    ``model.predict_proba(X)`` needs no loss argument.
+    """
     with _Checkpoint(path) as ck:
         meta = ck.meta
-        state = {k: ck.read(f"state/{k}") for k in ck.keys("state/") if not k.startswith("loss.")}
+        state = {k: ck.read(f"state/{k}") for k in ck.keys("state/")}
     model = Sequential.from_config(meta["model"])
     model.build(meta["in_features"], rng=np.random.default_rng(0), dtype=meta["dtype"], xp=xp)
-    model.set_state(state)
+    model.set_state({k: v for k, v in state.items() if not k.startswith("loss.")})
+    loss = get_loss(meta["loss"])
+    if getattr(loss, "build", None):  # its own weights, as the Trainer saved them
+        loss.build(model.out_features, rng=np.random.default_rng(0), dtype=model.dtype, xp=xp)
+        for k, v in loss.params.items():  # checked already unless a user's loss is built here
+            got = state.get(f"loss.{k}")
+            if got is None or tuple(got.shape) != tuple(v.shape):
+                raise ValueError(f"checkpoint {ck.path!r}: entry 'state/loss.{k}' should hold "
+                                 f"the {tuple(v.shape)} weights of loss {loss.name} (field "
+                                 f"'loss'), got {'nothing' if got is None else got.shape}")
+        loss.params = {k: xp.asarray(state[f"loss.{k}"], dtype=v.dtype)
+                       for k, v in loss.params.items()}
+    model.loss = loss
     return model
 
 
