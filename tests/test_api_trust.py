@@ -183,3 +183,15 @@ def test_bad_cli_values_are_usage_errors(argv, message, capsys):
     err = capsys.readouterr().err
     assert err.startswith("usage: mlplab ")
     assert re.search(message, err), err
+
+
+def test_a_model_trained_by_a_trainer_knows_its_loss(rng):
+    """As Keras's compile: after Trainer(model, loss, ...) the model's predict_proba needs no
+    loss; the probabilities are scipy's softmax of its outputs, as the trainer's predict."""
+    from scipy.special import softmax
+    X = rng.normal(size=(20, 4)).astype(np.float32)
+    m = Sequential([Dense(3)])
+    t = mlplab.Trainer(m, "cross_entropy", "sgd", epochs=1, rng=rng, verbose=0)
+    t.fit(X, np.arange(20) % 3)
+    np.testing.assert_allclose(m.predict_proba(X), softmax(m.predict(X), axis=1), rtol=1e-6)
+    np.testing.assert_array_equal(m.predict_proba(X), t.predict(X))

@@ -136,16 +136,17 @@ class Sequential(PicklesNamespace):
         ``softmax(z)`` for ``"cross_entropy"``, ``sigmoid(z)`` per output for
         ``"binary_cross_entropy"``, scores for hinge losses, values for regression losses.
 
-        ``loss=None`` uses :attr:`loss`, the loss a model from :func:`~mlplab.load_model` was
-        trained with (a hierarchical softmax with its trained node weights); a model that does
-        not know its loss raises a TypeError.
+        ``loss=None`` uses :attr:`loss`, the loss the model was trained with: set by the
+        ``Trainer`` that trains it and by :func:`~mlplab.load_model` (a hierarchical softmax
+        with its trained node weights); a model that does not know its loss raises a TypeError.
         """
         if loss is None:
             loss = getattr(self, "loss", None)  # None also for a model pickled before it
             if loss is None:
                 raise TypeError("Sequential.predict_proba: this model does not know its loss "
-                                "(only a model from load_model does): pass the loss it was "
-                                "trained with, e.g. predict_proba(X, 'cross_entropy')")
+                                "(a model given to a Trainer or from load_model does): pass "
+                                "the loss it was trained with, e.g. "
+                                "predict_proba(X, 'cross_entropy')")
         return get_loss(loss).predict(self.predict(X, batch_size=batch_size))
 
     # -- views and state -----------------------------------------------------------------------

@@ -118,6 +118,7 @@ class Trainer:
         if not isinstance(model, Sequential):
             raise TypeError(f"Trainer: model must be a Sequential, got {type(model).__name__}")
         self.model, self.loss = model, get_loss(loss)
+        model.loss = self.loss  # as Keras's compile: the model knows what its outputs mean
         self.optimizer = get_optimizer(optimizer)
         self.solver = isinstance(self.optimizer, Solver)
         self.clip_norm, self.clip_value = clip_norm, clip_value
