@@ -13,7 +13,7 @@ as many as fit in about 30 s (at most 15) for the fast configurations.
 
 - mlplab: ``Trainer.fit`` for one more epoch (its input check included), float32; the optimizer
   step runs in the compiled extension when it was built. "mlplab, NumPy kernels" is the same
-  with ``backend.set_compiled_kernels(False)``: the engine in NumPy alone.
+  with ``mlplab.set_compiled_kernels(False)``: the engine in NumPy alone.
 - PyTorch: the usual eager loop (``randperm``, index the batch, forward, ``cross_entropy``,
   ``backward``, ``Adam.step``, ``loss.item()``), float32, the same number of threads.
 - scikit-learn: ``MLPClassifier.partial_fit`` (one epoch each call), with float32 and float64
@@ -118,11 +118,11 @@ class Mlplab:
             self.name = "mlplab, NumPy kernels"
 
     def epoch(self) -> None:
-        mlplab.backend.set_compiled_kernels(self.compiled)
+        mlplab.set_compiled_kernels(self.compiled)
         try:
             self.trainer.fit(self.X, self.y, epochs=1)  # one more epoch (Keras semantics)
         finally:
-            mlplab.backend.set_compiled_kernels(None)
+            mlplab.set_compiled_kernels(None)
 
 
 class Torch:

@@ -9,6 +9,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlplab"
 LEVELS = {
     "_typing": 0, "errors": 0, "backend": 0, "_registry": 0, "_lazy": 0, "_sweep": 0,
+    "_settings": 0, "_buffers": 0, "_parallel": 0,
     "initializers": 1, "activations": 1, "losses": 1, "regularizers": 1, "metrics": 1,
     "optim": 1, "data": 1,
     "layers": 2, "network": 2,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import mlplab
 from mlplab import optim
 
 # ours, the torch optimizer with matching hyperparameters
@@ -177,13 +178,12 @@ FUSABLE = {
 @pytest.fixture(params=[False, True], ids=["numpy-kernels", "compiled-kernels"])
 def kernel_kind(request):
     """Run a test with NumPy kernels, then with compiled ones (when the extension is built)."""
-    from mlplab import backend
     from mlplab.optim import compiled
     if request.param and not compiled.AVAILABLE:
         pytest.skip("mlplab._sweep was not built")
-    backend.set_compiled_kernels(request.param)
+    mlplab.set_compiled_kernels(request.param)
     yield request.param
-    backend.set_compiled_kernels(None)
+    mlplab.set_compiled_kernels(None)
 
 
 @pytest.mark.parametrize("name", sorted(FUSABLE))
@@ -191,7 +191,7 @@ def test_fused_chain_equals_transforms_one_by_one(name, rng, kernel_kind):
     """clip -> T -> learning rate, fused into one chunked sweep (so T reads the buffer it writes),
     and fused with w += u, gives bit-identical parameters to the unfused updates; arrays larger
     than a chunk exercise the chunking."""
-    from mlplab.backend import CHUNK
+    from mlplab._parallel import CHUNK
     shapes = {"W": (CHUNK // 100 + 7, 150), "b": (150,)}
     params = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
     ref_params = {k: v.copy() for k, v in params.items()}
@@ -214,12 +214,11 @@ def test_fused_chain_equals_transforms_one_by_one(name, rng, kernel_kind):
 def test_threads_and_chunks_do_not_change_results(rng, kernel_kind):
     """Adam on an array of several chunks: 1 thread, 2 threads and a non-contiguous gradient
     (whole-array path) give bit-identical parameters; and they match torch.optim.Adam."""
-    from mlplab import backend
     W0 = rng.standard_normal((700, 400))
     grads = [rng.standard_normal((700, 400)) for _ in range(10)]
     results = []
     for threads, transpose in ((1, False), (2, False), (2, True)):
-        backend.set_num_threads(threads)
+        mlplab.set_num_threads(threads)
         try:
             opt, params = optim.adam(0.01), {"W": W0.copy()}
             state = opt.init(params)
@@ -228,7 +227,7 @@ def test_threads_and_chunks_do_not_change_results(rng, kernel_kind):
                 state = optim.update_and_apply(opt, {"W": g}, state, params)
             results.append(params["W"])
         finally:
-            backend.set_num_threads(None)
+            mlplab.set_num_threads(None)
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_array_equal(results[0], results[2])
     w = torch.tensor(W0, requires_grad=True)
@@ -240,13 +239,12 @@ def test_threads_and_chunks_do_not_change_results(rng, kernel_kind):
 
 
 def test_set_num_threads_rejects_bad_values():
-    from mlplab import backend
     with pytest.raises(ValueError, match="positive int"):
-        backend.set_num_threads(0)
+        mlplab.set_num_threads(0)
 
 
 def test_staggered_arrays_start_at_different_page_offsets():
-    from mlplab.backend import empty_staggered, zeros_staggered
+    from mlplab._buffers import empty_staggered, zeros_staggered
     arrays = [zeros_staggered(np, (300, 200), np.float32) for _ in range(7)]
     offsets = {a.ctypes.data % 4096 for a in arrays}
     assert len(offsets) == 7 and all(o % 64 == 0 for o in offsets)

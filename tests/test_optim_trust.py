@@ -246,7 +246,7 @@ def _blas_threads():
 
 
 def test_threads_sets_blas_and_sweep_and_restores_both():
-    from mlplab import backend
+    from mlplab import _settings
     before, sweep_before = _blas_threads(), mlplab.get_num_threads()
     assert before, "NumPy's BLAS should be visible to threadpoolctl"
     try:
@@ -254,10 +254,10 @@ def test_threads_sets_blas_and_sweep_and_restores_both():
         assert mlplab.get_num_threads() == 2
         with mlplab.threads(1):
             assert _blas_threads() == [1] * len(before)
-            assert mlplab.get_num_threads() == backend.get_num_threads() == 1
+            assert mlplab.get_num_threads() == _settings.get_num_threads() == 1
         assert mlplab.get_num_threads() == 2
         assert _blas_threads() == [2] * len(before)
-        backend.set_num_threads(1)  # the backend's name sets both as well
+        _settings.set_num_threads(1)  # the settings module's name sets both as well
         assert _blas_threads() == [1] * len(before)
     finally:
         mlplab.set_num_threads(None)
@@ -270,14 +270,16 @@ def test_threads_restore_on_error_and_reject_bad_values():
         with mlplab.threads(np.int64(1)):
             raise KeyError("inside")
     assert _blas_threads() == before
-    for bad in (0, -1, True, 1.5, "2"):
-        with pytest.raises(ValueError, match=r"set_num_threads: n must be a positive int or "
-                                             r"None, got n="):
+    # a bad value is a ValueError, a bad type (bool, float, str; None in threads) a TypeError
+    for bad, error in ((0, ValueError), (-1, ValueError), (True, TypeError), (1.5, TypeError),
+                       ("2", TypeError)):
+        with pytest.raises(error, match=r"set_num_threads: n must be a positive int or "
+                                        r"None, got n="):
             mlplab.set_num_threads(bad)
-        with pytest.raises(ValueError, match=r"threads: n must be a positive int, got n="):
+        with pytest.raises(error, match=r"threads: n must be a positive int, got n="):
             with mlplab.threads(bad):
                 pass
-    with pytest.raises(ValueError, match=r"threads: n must be a positive int, got n=None"):
+    with pytest.raises(TypeError, match=r"threads: n must be a positive int, got n=None"):
         with mlplab.threads(None):
             pass
 

@@ -16,7 +16,7 @@ from .losses import (LOSSES, HierarchicalSoftmax, Huber, Loss, MeanAbsoluteError
                      MeanSquaredError, MulticlassHinge, MultilabelHinge, SigmoidBinaryCrossEntropy,
                      SoftmaxCrossEntropy, SquaredHinge, get_loss)
 from .network import Sequential
-from .backend import get_num_threads, set_num_threads, threads
+from ._settings import get_num_threads, set_compiled_kernels, set_num_threads, threads
 from .optim import (Constant, CosineDecay, ExponentialDecay, InverseTimeDecay, LinearWarmup,
                     StepDecay, adadelta, adagrad, adam, get_optimizer, get_schedule, lbfgs,
                     momentum, nesterov, newton, rmsprop, sgd)
@@ -64,7 +64,7 @@ __all__ = [
     # diagnostics
     "gradcheck", "GradcheckReport", "diagnose", "TrainingMonitor", "bias_variance_report",
     "learning_curve", "validation_curve", "overfit_tiny_subset", "initialization_experiment",
-    # threads of the matrix products and the optimizer sweep
-    "set_num_threads", "get_num_threads", "threads",
+    # process-wide settings: threads of the matrix products and the optimizer sweep, compiled steps
+    "set_num_threads", "get_num_threads", "threads", "set_compiled_kernels",
     "__version__",
 ]

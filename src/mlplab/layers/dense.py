@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from .._buffers import Scratch, matmul_into
 from .._typing import Array
-from ..backend import Scratch, matmul_into, numpy_dtype
+from ..backend import numpy_dtype
 from ..errors import check_positive_int, check_rate
 from ..initializers import SYMMETRIC, get_initializer, initializer_name, serialize_initializer
 from .base import Layer, register_layer

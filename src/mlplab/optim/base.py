@@ -15,8 +15,10 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from .._buffers import Scratch
+from .._parallel import foreach
 from .._typing import Array, Grads, Params
-from ..backend import Scratch, foreach, get_namespace, to_numpy
+from ..backend import get_namespace, to_numpy
 from ..errors import check_positive_int
 from .compiled import Element, check_rule, compiled_sweep
 

@@ -6,7 +6,7 @@ NumPy kernel, the rule of ``_sweep.c`` that does the same arithmetic (``rule="ad
 whose transforms all have rules, and the step ``w += u``, then run as one compiled sweep that
 reads and writes each entry once. The NumPy kernels stay the reference and the fallback (no
 compiler at install time, arrays that are not C-contiguous NumPy float arrays, or
-``backend.set_compiled_kernels(False)``); both paths give the same bits, which the tests check.
+``mlplab.set_compiled_kernels(False)``); both paths give the same bits, which the tests check.
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ..backend import compiled_kernels_enabled, foreach, get_num_threads
+from .._parallel import foreach
+from .._settings import compiled_kernels_enabled, get_num_threads
 
 try:
     from .._sweep import RULES, sweep as _sweep

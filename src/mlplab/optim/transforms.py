@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..backend import (div_into, flush_tiny, foreach, get_namespace, mul_into, sqrt_into,
-                       zeros_staggered)
+from .._buffers import div_into, flush_tiny, mul_into, sqrt_into, zeros_staggered
+from .._parallel import foreach
+from ..backend import get_namespace
 from ..errors import check_float
 from .base import Transform, elementwise_transform
 from .schedules import get_schedule
