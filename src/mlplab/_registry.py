@@ -35,6 +35,15 @@ class Registry(Generic[T]):
             return o
         return add if obj is None else add(obj)
 
+    def register_class(self, *aliases: str) -> Callable[[type], type]:
+        """Class decorator: register the class under its own name (``Dense``) and ``aliases``.
+
+        Every registry of classes (layers, losses) registers through this one method.
+        """
+        def add(cls: type) -> type:
+            return self.register(cls.__name__, cls, aliases=aliases)  # type: ignore[arg-type]
+        return add
+
     def get(self, name: str) -> T:
         if not isinstance(name, str):
             raise TypeError(f"unknown {self.kind} {name!r}: expected a name, one of {self.names()}")

@@ -24,11 +24,8 @@ from .initializers import get_initializer, serialize_initializer
 LOSSES: Registry[type] = Registry("loss")
 
 
-def register_loss(*aliases: str):
-    def add(cls: type) -> type:
-        LOSSES.register(cls.__name__, cls, aliases=aliases)
-        return cls
-    return add
+#: class decorator: register a loss under its class name and ``aliases``
+register_loss = LOSSES.register_class
 
 
 class Loss:

@@ -43,26 +43,74 @@ class Activation(Layer):
             return {"activation": self.fn.name, **self.hyper}
         return dict(self.hyper)
 
+    # the function travels by its registered name: several are lambdas, which do not pickle
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["fn"] = self.fn.name
+        return state
 
-def _named(cls_name: str, function: str, doc: str, *aliases: str) -> type:
-    """A parameter-free named activation layer such as ``ReLU()``."""
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = {**state, "fn": get_activation(state["fn"])[0]}
+        super().__setstate__(state)
+
+
+class _FixedActivation(Activation):
+    """An activation layer whose function is fixed and has no hyperparameters: ``ReLU()``."""
+
     def __init__(self) -> None:
-        Activation.__init__(self)
-    cls = type(cls_name, (Activation,), {"function": function, "__init__": __init__,
-                                          "__doc__": doc, "__module__": __name__})
-    return register_layer(function, *aliases)(cls)
+        super().__init__()
 
 
-Identity = _named("Identity", "identity", "a = z (a linear output layer).", "linear")
-Sigmoid = _named("Sigmoid", "sigmoid",
-                 "a = 1 / (1 + exp(-z)), computed from exp(-|z|) so large |z| never overflows; "
-                 "dz = dout * a (1 - a).", "logistic")
-Tanh = _named("Tanh", "tanh", "a = tanh(z); dz = dout * (1 - a^2).")
-ReLU = _named("ReLU", "relu", "a = max(z, 0); dz = dout * [z > 0].")
-Softplus = _named("Softplus", "softplus", "a = log(1 + exp(z)); dz = dout * sigma(z).")
-Softmax = _named("Softmax", "softmax",
-                 "a_k = exp(z_k - max z) / sum_j exp(z_j - max z) per row; for training a "
-                 "classifier prefer SoftmaxCrossEntropy on logits, which fuses the two.")
+@register_layer("identity", "linear")
+class Identity(_FixedActivation):
+    """a = z (a linear output layer); dz = dout."""
+
+    function = "identity"
+
+
+@register_layer("sigmoid", "logistic")
+class Sigmoid(_FixedActivation):
+    """a = 1 / (1 + exp(-z)); dz = dout * a (1 - a).
+
+    Computed from exp(-|z|), so large |z| never overflows.
+    """
+
+    function = "sigmoid"
+
+
+@register_layer("tanh")
+class Tanh(_FixedActivation):
+    """a = tanh(z); dz = dout * (1 - a^2)."""
+
+    function = "tanh"
+
+
+@register_layer("relu")
+class ReLU(_FixedActivation):
+    """a = max(z, 0); dz = dout * [z > 0].
+
+    References: Nair, Hinton, "Rectified Linear Units Improve Restricted Boltzmann Machines"
+    (ICML 2010).
+    """
+
+    function = "relu"
+
+
+@register_layer("softplus")
+class Softplus(_FixedActivation):
+    """a = log(1 + exp(z)); dz = dout * sigma(z)."""
+
+    function = "softplus"
+
+
+@register_layer("softmax")
+class Softmax(_FixedActivation):
+    """a_k = exp(z_k - max z) / sum_j exp(z_j - max z) per row; dz = a * (dout - sum_k dout_k a_k).
+
+    For training a classifier prefer SoftmaxCrossEntropy on logits, which fuses the two.
+    """
+
+    function = "softmax"
 
 
 @register_layer("leaky_relu")

@@ -23,12 +23,8 @@ _EMPTY: MappingProxyType = MappingProxyType({})  # shared, read-only: layers wit
 LAYERS: Registry[type] = Registry("layer")
 
 
-def register_layer(*aliases: str):
-    """Class decorator: register a layer under its class name and ``aliases``."""
-    def add(cls: type) -> type:
-        LAYERS.register(cls.__name__, cls, aliases=aliases)
-        return cls
-    return add
+#: class decorator: register a layer under its class name and ``aliases``
+register_layer = LAYERS.register_class
 
 
 class Layer(PicklesNamespace):
