@@ -21,7 +21,7 @@ def _defaults():
     mlplab.set_compiled_kernels(None)
 
 
-# -- threads ----------------------------------------------------------------------------------------
+# -- threads ---------------------------------------------------------------------------------------
 
 def test_sweep_threads_default_to_environment_then_setter_then_default_again(monkeypatch):
     monkeypatch.delenv("MLPLAB_NUM_THREADS", raising=False)
@@ -58,7 +58,7 @@ def test_numpy_integers_are_thread_counts():
     assert mlplab.get_num_threads() == 2 and type(mlplab.get_num_threads()) is int
 
 
-# -- the compiled switch ----------------------------------------------------------------------------
+# -- the compiled switch ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value, enabled", [("0", False), (" Off", False), ("no", False),
                                             ("false", False), ("1", True), ("", True)])
@@ -76,7 +76,7 @@ def test_compiled_switch_of_wrong_type_is_type_error(bad):
         mlplab.set_compiled_kernels(bad)
 
 
-# -- the thread pool ----------------------------------------------------------------------------
+# -- the thread pool -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("n_threads", [1, 3])
 def test_foreach_visits_every_entry_once_on_any_thread_count(n_threads):
@@ -97,7 +97,7 @@ def test_foreach_visits_every_entry_once_on_any_thread_count(n_threads):
     np.testing.assert_array_equal(c, np.full((30, 40), 3.0))
 
 
-# -- buffers ------------------------------------------------------------------------------------
+# -- buffers ---------------------------------------------------------------------------------------
 
 def test_into_functions_write_the_plain_expressions(rng):
     a, b = rng.standard_normal((4, 3)), rng.uniform(1, 2, (4, 3))

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import numbers
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 _OFF = ("0", "false", "no", "off")
 
@@ -68,11 +69,11 @@ def set_num_threads(n: int | None) -> None:
 def threads(n: int) -> Iterator[None]:
     """``with threads(n):`` runs the BLAS and the optimizer sweep on ``n`` threads, and restores
     both settings on exit (see :func:`set_num_threads`)."""
-    n = _check_threads("threads", n, allow_none=False)
+    count = _check_threads("threads", n, allow_none=False)
     from threadpoolctl import threadpool_limits
     previous = settings.num_threads
-    with threadpool_limits(n, user_api="blas"):
-        settings.num_threads = n
+    with threadpool_limits(count, user_api="blas"):
+        settings.num_threads = count
         try:
             yield
         finally:
