@@ -107,3 +107,26 @@ def test_dropconnect_pass_is_x_times_masked_weights():
     np.testing.assert_allclose(dx, dout @ (M * W).T, rtol=1e-12)
     np.testing.assert_array_equal(layer.forward(x), Dense.forward(layer, x))  # eval: no mask
     assert layer.mask is None
+
+
+# -- one 2-D check (errors.check_matrix) for layers and models ------------------------------------
+
+def test_layers_and_models_check_input_with_check_matrix(rng):
+    """A list of rows is an array (as for the Trainer); the messages name the owner."""
+    model = mlplab.Sequential([Dense(3), mlplab.Tanh(), mlplab.Maxout(2, k=2)])
+    model.build(4, rng=rng, dtype="float64")
+    rows = [[0.5, -1.0, 2.0, 0.0], [1.0, 1.0, -3.0, 0.25]]
+    np.testing.assert_array_equal(model.forward(rows), model.forward(np.array(rows)))
+    np.testing.assert_array_equal(model.layers[0].forward(rows),
+                                  model.layers[0].forward(np.array(rows)))
+    with pytest.raises(ValueError, match=r"Dense: input is empty \(shape \(0, 4\)\)"):
+        model.layers[0].forward(np.zeros((0, 4)))
+    with pytest.raises(ValueError, match=r"Tanh: expected input of shape \(batch, 3\), "
+                                         r"got shape \(2, 4\)"):
+        model.layers[1].forward(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"Sequential: layer 0 \(Dense\): input must be rows of "
+                                         r"equal length"):
+        model.forward([[1.0, 2.0, 3.0, 4.0], [1.0]])
+    with pytest.raises(TypeError, match=r"Sequential: layer 0 \(Dense\): input must be an array "
+                                        r"or a list of rows"):
+        model.forward(3.0)

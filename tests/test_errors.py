@@ -16,10 +16,11 @@ def model(rng):
 
 
 def test_wrong_feature_count_names_layer_and_shape(model):
-    with pytest.raises(ValueError, match=r"layer 0 \(Dense\) expects input of shape \(batch, 5\), "
-                                         r"got shape \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"layer 0 \(Dense\): expected input of shape "
+                                         r"\(batch, 5\), got shape \(2, 4\)"):
         model.forward(np.zeros((2, 4)))
-    with pytest.raises(ValueError, match=r"Dense: expected input of shape \(batch, 5\), got \(3,\)"):
+    with pytest.raises(ValueError,
+                       match=r"Dense: input must be 2-D of shape \(batch, 5\), got shape \(3,\)"):
         model.layers[0].forward(np.zeros(3))
     with pytest.raises(ValueError, match="input is empty"):
         model.forward(np.zeros((0, 5)))

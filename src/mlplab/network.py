@@ -9,7 +9,7 @@ import numpy as np
 from ._typing import Array, Namespace, Params
 from .backend import (PicklesNamespace, all_finite, copy, dtype_name, get_namespace,
                       resolve_dtype)
-from .errors import NotBuiltError, check_generator, check_positive_int
+from .errors import NotBuiltError, check_generator, check_matrix, check_positive_int
 from .layers.base import (Layer, backward_chain, build_chain, collect, forward_chain,
                           get_layer, iter_generators, serialize_layer)
 from .losses import get_loss
@@ -84,15 +84,8 @@ class Sequential(PicklesNamespace):
         """
         self._require_built()
         xp = self.xp
-        if not hasattr(x, "shape"):
-            x = xp.asarray(x)
-        shape = tuple(x.shape)
-        first = f"layer 0 ({self.layers[0].name})"
-        if len(shape) != 2 or shape[1] != self.in_features:
-            raise ValueError(f"Sequential: {first} expects input of shape "
-                             f"(batch, {self.in_features}), got shape {shape}")
-        if shape[0] == 0:
-            raise ValueError(f"Sequential: input is empty (shape {shape})")
+        x = check_matrix(f"Sequential: layer 0 ({self.layers[0].name})", x,
+                         features=self.in_features)
         if get_namespace(x) is not xp:
             x = xp.asarray(x)  # e.g. NumPy data into a model built on another namespace
         if not (xp.isdtype(x.dtype, "real floating") or xp.isdtype(x.dtype, "integral")):

@@ -30,7 +30,7 @@ class Activation(Layer):
         self._a: Array | None = None
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        self._check_input(x)
+        x = self._check_input(x)
         self._z = x
         self._a = self.fn.forward(x, **self.hyper)
         return self._a
@@ -165,7 +165,7 @@ class PReLU(Layer):
         return in_features
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        self._check_input(x)
+        x = self._check_input(x)
         self._z = x
         return self.fn.forward(x, alpha=self.params["alpha"])
 

@@ -16,7 +16,7 @@ import numpy as np
 from .._registry import Registry, build_from_spec
 from .._typing import Array, Namespace
 from ..backend import PicklesNamespace, resolve_dtype
-from ..errors import NotBuiltError, check_generator, check_positive_int
+from ..errors import NotBuiltError, check_generator, check_matrix, check_positive_int
 
 _EMPTY: MappingProxyType = MappingProxyType({})  # shared, read-only: layers without parameters
 
@@ -110,14 +110,11 @@ class Layer(PicklesNamespace):
         return f"{self.name}({args})"
 
     # -- helpers for subclasses ------------------------------------------------------------
-    def _check_input(self, x: Array) -> None:
+    def _check_input(self, x: Array) -> Array:
+        """``x`` after checking the layer is built and ``x`` is ``(batch, in_features)``."""
         if not self.built:
             raise NotBuiltError(f"{self.name}: call build(in_features, rng=...) before forward")
-        shape = getattr(x, "shape", None)
-        if shape is None or len(shape) != 2 or shape[1] != self.in_features:
-            got = tuple(shape) if shape is not None else type(x).__name__
-            raise ValueError(f"{self.name}: expected input of shape (batch, {self.in_features}), "
-                             f"got {got}")
+        return check_matrix(self.name, x, features=self.in_features)
 
     def _cached(self, value: Any) -> Any:
         if value is None:

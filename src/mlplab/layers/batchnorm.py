@@ -46,7 +46,7 @@ class BatchNorm(Layer):
         return in_features
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        self._check_input(x)
+        x = self._check_input(x)
         xp = self.xp
         self._training = training
         if training:

@@ -67,7 +67,7 @@ class Dense(Layer):
         return dW_effective
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        self._check_input(x)
+        x = self._check_input(x)
         self._x = x
         self._W = self._effective_weights(training)
         z = x @ self._W

@@ -34,7 +34,7 @@ class Dropout(Layer):
         self._scale: Array | float | None = None
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        self._check_input(x)
+        x = self._check_input(x)
         if not training:
             self.mask = None
             self._scale = 1.0 if self.inverted else 1.0 - self.rate
@@ -66,7 +66,7 @@ class GaussianNoise(Layer):
         self._ran = False
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        self._check_input(x)
+        x = self._check_input(x)
         self._ran = True
         if not training or self.std == 0.0:
             return x

@@ -40,7 +40,7 @@ class Maxout(Layer):
         return self.units
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        self._check_input(x)
+        x = self._check_input(x)
         xp = self.xp
         self._x = x
         z = xp.reshape(x @ self.params["W"] + self.params["b"], (x.shape[0], self.units, self.k))

@@ -51,7 +51,7 @@ class Residual(Layer):
         return list(iter_generators(self.layers))
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
-        self._check_input(x)
+        x = self._check_input(x)
         return x + forward_chain(self.layers, x, training)
 
     def backward(self, dout: Array) -> Array:
