@@ -15,6 +15,7 @@ validation score) improved by less than ``tol`` for ``n_iter_no_change`` epochs"
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import numbers
 import os
@@ -36,16 +37,29 @@ from .activations import ACTIVATIONS, log_softmax, sigmoid, softmax, softplus
 from .data.split import sklearn_seed
 from .initializers import INITIALIZERS
 from .layers import Activation, BatchNorm, Dense, Dropout
-from .losses import (Huber, MeanAbsoluteError, MeanSquaredError, MulticlassHinge,
-                     MultilabelHinge, SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy)
+from .losses import get_loss
 from .network import Sequential
 from .optim import OPTIMIZERS, Solver, get_optimizer, get_schedule
 from .regularizers import L1, L2, MaxNorm
-from .train import Callback, EarlyStopping, Trainer, TrainingDiverged, read_checkpoint
+from .train import (Callback, EarlyStopping, ProgressBar, Trainer, TrainingDiverged,
+                    read_checkpoint)
 
 # scikit-learn's words when a fit ends with NaN or inf weights; our message continues it
 NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large "
               "values and need to be preprocessed.")
+
+# scikit-learn's optimizer parameters: parameter -> (our optimizer's config key, the solvers
+# scikit-learn uses it for; None: every mini-batch optimizer). A solver takes a key only if its
+# factory has that argument; every other hyperparameter comes from ``solver_params``.
+_SOLVER_PARAMETERS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "learning_rate_init": ("learning_rate", None),
+    "beta_1": ("b1", ("adam",)),
+    "beta_2": ("b2", ("adam",)),
+    "epsilon": ("eps", ("adam",)),
+    "momentum": ("mu", ("sgd",)),
+    "tol": ("gtol", ("lbfgs",)),
+    "max_fun": ("max_fun", ("lbfgs",)),
+}
 
 
 class _ConvergenceStop(EarlyStopping):
@@ -97,11 +111,23 @@ def _py(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _full_batch(solver: Any) -> bool:
+    """Whether ``solver`` (a registered name or an optimizer) is a full-batch :class:`Solver`
+    (``lbfgs``, ``newton``): one step per epoch on all the data, where a mini-batch optimizer
+    (a Transform) takes one per batch."""
+    if isinstance(solver, str):
+        solver = get_optimizer(solver) if solver in OPTIMIZERS else None
+    return isinstance(solver, Solver)
+
+
 def _incremental_solver(estimator) -> bool:
-    """partial_fit exists for gradient optimizers, not for the full-batch solvers (as
-    scikit-learn's MLP has none for lbfgs)."""
-    if estimator.solver in ("lbfgs", "newton"):
+    """partial_fit exists for mini-batch optimizers, not for the full-batch solvers (as
+    scikit-learn's MLP has none for lbfgs), whether named now or used by the fitted model."""
+    if _full_batch(estimator.solver):
         raise AttributeError(f"partial_fit is not available for solver={estimator.solver!r}")
+    if _full_batch(getattr(estimator, "optimizer_", None)):  # solver changed by set_params
+        raise AttributeError(f"partial_fit is not available: the model was fitted by a "
+                             f"full-batch solver, not solver={estimator.solver!r}; fit it first")
     return True
 
 
@@ -223,35 +249,37 @@ class _MLPBase(BaseEstimator):
         return model
 
     def _optimizer(self, incremental: bool = False):
-        extra = dict(self.solver_params or {})
-        if self.solver == "lbfgs":
-            return get_optimizer({"name": "lbfgs", "config": {
-                "gtol": _py(self.tol), "max_fun": _py(self.max_fun), **extra}})
-        optimizer = get_optimizer({"name": self.solver, "config": extra}) \
-            if self.solver == "newton" else None
-        if optimizer is not None:
-            return optimizer
-        lr: Any = _py(self.learning_rate_init)
-        if self.lr_schedule is not None:
-            try:  # the schedule starts at learning_rate_init unless its config says otherwise
-                lr = get_schedule(self.lr_schedule,
-                                  defaults={"learning_rate": _py(self.learning_rate_init)})
-            except (TypeError, ValueError) as e:
-                raise type(e)(f"lr_schedule={self.lr_schedule!r}: {e}") from None
-            if incremental and lr.decays_over_the_fit():
-                raise ValueError(
-                    f"lr_schedule={self.lr_schedule!r} decays over the length of the fit, which "
-                    "partial_fit (one epoch per call) does not know: give its length in the "
-                    "config, e.g. {'name': 'cosine_decay', 'config': {'decay_steps': 30, "
-                    "'unit': 'epoch'}}")
-        config = {"learning_rate": lr}
-        if self.solver == "adam":
-            config.update(b1=_py(self.beta_1), b2=_py(self.beta_2), eps=_py(self.epsilon))
+        """scikit-learn's solver parameters as an mlplab optimizer, built by name through the
+        registry: each parameter goes to the solvers it is for (``_SOLVER_PARAMETERS``) and
+        ``solver_params`` adds or overrides the optimizer's own hyperparameters."""
         name = self.solver
         if name == "sgd" and self.momentum > 0:  # scikit-learn's sgd has momentum built in
             name = "nesterov" if self.nesterovs_momentum else "momentum"
-            config["mu"] = _py(self.momentum)
-        return get_optimizer({"name": name, "config": {**config, **extra}})
+        takes = inspect.signature(OPTIMIZERS.get(name)).parameters
+        mini_batch = not _full_batch(self.solver)
+        config = {key: _py(getattr(self, param))
+                  for param, (key, solvers) in _SOLVER_PARAMETERS.items()
+                  if key in takes and (self.solver in solvers if solvers else mini_batch)}
+        if "learning_rate" in config:
+            config["learning_rate"] = self._learning_rate(incremental)
+        return get_optimizer({"name": name, "config": {**config, **(self.solver_params or {})}})
+
+    def _learning_rate(self, incremental: bool) -> Any:
+        """``learning_rate_init``, or the schedule ``lr_schedule`` starting from it."""
+        if self.lr_schedule is None:
+            return _py(self.learning_rate_init)
+        try:  # the schedule starts at learning_rate_init unless its config says otherwise
+            lr = get_schedule(self.lr_schedule,
+                              defaults={"learning_rate": _py(self.learning_rate_init)})
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"lr_schedule={self.lr_schedule!r}: {e}") from None
+        if incremental and lr.decays_over_the_fit():
+            raise ValueError(
+                f"lr_schedule={self.lr_schedule!r} decays over the length of the fit, which "
+                "partial_fit (one epoch per call) does not know: give its length in the "
+                "config, e.g. {'name': 'cosine_decay', 'config': {'decay_steps': 30, "
+                "'unit': 'epoch'}}")
+        return lr
 
     def _batch(self, n: int) -> int | None:
         if isinstance(self.optimizer_, Solver):
@@ -295,13 +323,19 @@ class _MLPBase(BaseEstimator):
         return penalties
 
     def _make_trainer(self, rng) -> Trainer:
-        bs = self._batch(self._n_examples)
+        """The engine's Trainer; each fit sets its penalties (they depend on the sample
+        weights) and its callbacks (:meth:`_callbacks`)."""
         solver = isinstance(self.optimizer_, Solver)
         return Trainer(
-            self.model_, self._make_loss(), self.optimizer_, batch_size=bs, epochs=1,
-            shuffle=self.shuffle, rng=rng, penalties=self._penalties(bs, self._n_examples),
+            self.model_, self._make_loss(), self.optimizer_,
+            batch_size=self._batch(self._n_examples), epochs=1, shuffle=self.shuffle, rng=rng,
             constraints=[MaxNorm(_py(self.max_norm))] if self.max_norm and not solver else [],
-            clip_norm=_py(self.clip_norm), verbose=2 if self.verbose else 0)
+            clip_norm=_py(self.clip_norm), verbose=0)
+
+    def _callbacks(self, trainer: Trainer, own: list) -> list:
+        """The trainer's callbacks for one fit, in the order they see each epoch: its History,
+        this fit's scorer and stopping rule (``own``), then the progress lines (``verbose``)."""
+        return [trainer.history, *own, *([ProgressBar(2)] if self.verbose else [])]
 
     # -- fitting ------------------------------------------------------------------------------
     def _check_real(self, y, name: str) -> None:
@@ -361,8 +395,6 @@ class _MLPBase(BaseEstimator):
             self._initialize(X, n_outputs, incremental=incremental)
         elif self.n_outputs_ != n_outputs:
             raise ValueError(f"y has {n_outputs} outputs, the fitted model {self.n_outputs_}")
-        if incremental and isinstance(self.optimizer_, Solver):
-            raise AttributeError(f"partial_fit is not available for solver={self.solver!r}")
         trainer = self.trainer_
         validation, val_raw = None, None
         if X_val is not None or y_val is not None:
@@ -387,9 +419,7 @@ class _MLPBase(BaseEstimator):
             else:
                 added.append(_ConvergenceStop("loss", patience=_py(self.n_iter_no_change),
                                               min_delta=_py(self.tol), restore_best=False))
-        base = [c for c in trainer.callbacks
-                if not isinstance(c, (_ConvergenceStop, _ValidationScore))]
-        trainer.callbacks = base[:1] + added + base[1:]  # after History, before the progress
+        trainer.callbacks = self._callbacks(trainer, added)
         before = len(trainer.history.epoch)
         with warnings.catch_warnings():  # a divergence is this estimator's to report (below)
             warnings.simplefilter("ignore", TrainingDiverged)
@@ -478,9 +508,11 @@ class _MLPBase(BaseEstimator):
 
     # -- prediction ---------------------------------------------------------------------------
     def _outputs(self, X):
+        """The model's evaluation-mode outputs (logits or scores) as float64, ``(n, outputs)``."""
         check_is_fitted(self, "trainer_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return np.asarray(self.trainer_._outputs(self.model_.check_input(X)), dtype=np.float64)
+        rows = max(self.trainer_.batch_size or 0, 1024)  # per forward pass, as Trainer.evaluate
+        return np.asarray(self.model_.predict(X, batch_size=rows), dtype=np.float64)
 
     @property
     def coefs_(self) -> list[np.ndarray]:
@@ -570,28 +602,39 @@ class _MLPBase(BaseEstimator):
 
 
 def _jsonable(params: dict) -> dict:
-    out = {}
+    """The estimator's parameters as JSON; tuples and dicts (any keys) are tagged so that
+    :func:`_from_json` gives back equal values of the same types."""
     for k, v in params.items():
-        if isinstance(v, np.random.RandomState) or isinstance(v, np.random.Generator):
+        if isinstance(v, (np.random.RandomState, np.random.Generator)):
             raise ValueError(f"save: random_state must be an int or None to be saved, got {v!r}")
-        if isinstance(v, tuple):
-            v = list(v)
-        if isinstance(v, dict):
-            v = {"__dict_items__": [[kk, vv] for kk, vv in v.items()]}
-        out[k] = v
-    return out
+    return {k: _to_json(v) for k, v in params.items()}
 
 
-def _from_json(params: dict) -> dict:
-    out = {}
-    for k, v in params.items():
-        if isinstance(v, dict) and "__dict_items__" in v:
-            v = {kk if not isinstance(kk, list) else tuple(kk): vv
-                 for kk, vv in v["__dict_items__"]}
-        if k == "hidden_layer_sizes" and isinstance(v, list):
-            v = tuple(v)
-        out[k] = v
-    return out
+def _to_json(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return {"__tuple__": [_to_json(x) for x in v]}
+    if isinstance(v, list):
+        return [_to_json(x) for x in v]
+    if isinstance(v, dict):
+        return {"__dict_items__": [[_to_json(kk), _to_json(vv)] for kk, vv in v.items()]}
+    return v
+
+
+def _from_json(v: Any) -> Any:
+    """The inverse of :func:`_to_json` (files written before tuples were tagged hold lists)."""
+    if isinstance(v, list):
+        return [_from_json(x) for x in v]
+    if not isinstance(v, dict):
+        return v
+    if "__tuple__" in v:
+        return tuple(_from_json(x) for x in v["__tuple__"])
+    if "__dict_items__" in v:  # a key saved as a list was a tuple: lists are not keys
+        return {_hashable(_from_json(kk)): _from_json(vv) for kk, vv in v["__dict_items__"]}
+    return {k: _from_json(x) for k, x in v.items()}
+
+
+def _hashable(key: Any) -> Any:
+    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
 
 
 class MLPClassifier(ClassifierMixin, _MLPBase):
@@ -617,9 +660,14 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
     training data (works inside GridSearchCV: the same validation set for every fold).
     """
 
+    #: ``loss`` -> the registered engine loss for multiclass targets (softmax over the
+    #: classes) and for binary and multi-label ones (one sigmoid or margin per output)
+    _LOSSES = {"cross_entropy": ("cross_entropy", "binary_cross_entropy"),
+               "hinge": ("hinge", "multilabel_hinge")}
+
     _parameter_constraints = {
         **_MLPBase._parameter_constraints,
-        "loss": [StrOptions({"cross_entropy", "hinge"}), None],
+        "loss": [StrOptions(set(_LOSSES)), None],
         "class_weight": [StrOptions({"balanced"}), dict, None],
     }
 
@@ -705,9 +753,8 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         return idx.astype(np.int64), len(self.classes_)
 
     def _make_loss(self):
-        if self._kind == "multiclass":
-            return MulticlassHinge() if self.loss == "hinge" else SoftmaxCrossEntropy()
-        return MultilabelHinge() if self.loss == "hinge" else SigmoidBinaryCrossEntropy()
+        multiclass, per_output = self._LOSSES[self.loss or "cross_entropy"]
+        return get_loss(multiclass if self._kind == "multiclass" else per_output)
 
     def _fitted_json(self) -> dict:
         out = super()._fitted_json()
@@ -772,9 +819,12 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     ``loss`` is "squared_error" (default: 1/2 mean squared error, as scikit-learn),
     "absolute_error" or "huber"."""
 
+    #: the ``loss`` values, each a name in the loss registry (scikit-learn's names)
+    _LOSSES = ("squared_error", "absolute_error", "huber")
+
     _parameter_constraints = {
         **_MLPBase._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "absolute_error", "huber"}), None],
+        "loss": [StrOptions(set(_LOSSES)), None],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -843,8 +893,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
             f"{largest:.3g}); {advice}")
 
     def _make_loss(self):
-        return {"squared_error": MeanSquaredError, "absolute_error": MeanAbsoluteError,
-                "huber": Huber}[self.loss or "squared_error"]()
+        return get_loss(self.loss or "squared_error")
 
     def _fitted_json(self) -> dict:
         return {**super()._fitted_json(), "y_1d": bool(self._y_1d)}
