@@ -25,6 +25,9 @@ LAYER_EXAMPLES = {
     "Dropout": [lambda: mlplab.Dropout(0.3), lambda: mlplab.Dropout(0.3, inverted=False)],
     "GaussianNoise": [lambda: mlplab.GaussianNoise(0.2)],
     "Residual": [lambda: mlplab.Residual([mlplab.Dense(5), mlplab.Tanh(), mlplab.Dense(5)])],
+    "HierarchicalSoftmax": [
+        lambda: mlplab.HierarchicalSoftmax(4),
+        lambda: mlplab.HierarchicalSoftmax(6, tree="huffman", class_counts=[50, 3, 9, 1, 20, 7])],
 }
 
 LAYER_CASES = [pytest.param(f, id=f"{name}-{i}")
@@ -54,10 +57,9 @@ LOSS_EXAMPLES = {
         (mlplab.MultilabelHinge, 3, lambda r, n, c: 2.0 * r.integers(0, 2, size=(n, c)) - 1),
         (lambda: mlplab.MultilabelHinge(squared=True), 3,
          lambda r, n, c: 2.0 * r.integers(0, 2, size=(n, c)) - 1)],
-    "HierarchicalSoftmax": [
-        (lambda: mlplab.HierarchicalSoftmax(5), 5, _labels),
-        (lambda: mlplab.HierarchicalSoftmax(6, tree="huffman", class_counts=[50, 3, 9, 1, 20, 7]),
-         6, _labels)],
+    "NegativeLogLikelihood": [
+        (mlplab.NegativeLogLikelihood, 5, _labels),
+        (mlplab.NegativeLogLikelihood, 4, lambda r, n, c: r.dirichlet(np.ones(c), size=n))],
 }
 
 LOSS_CASES = [pytest.param(*case, id=f"{name}-{i}")

@@ -200,8 +200,7 @@ def fitted_trainer():
 
 # -- losses ---------------------------------------------------------------------------------------
 
-# every registered loss but the hierarchical softmax, which is a layer-like loss to build
-LOSS_NAMES = [n for n in mlplab.LOSSES.names() if n != "HierarchicalSoftmax"]
+LOSS_NAMES = mlplab.LOSSES.names()
 
 
 @FUZZ

@@ -128,10 +128,10 @@ def test_hierarchical_softmax_probabilities(rng):
     sig = lambda t: 1 / (1 + np.exp(-t))  # noqa: E731
     expected = np.stack([sig(-z[:, 0]) * sig(-z[:, 1]), sig(-z[:, 0]) * sig(z[:, 1]),
                          sig(z[:, 0])], axis=1)
-    p = hs.predict_proba(h)
+    p = mlplab.get_loss("nll").predict(hs.forward(h))  # the layer gives log-probabilities
     np.testing.assert_allclose(p, expected, rtol=1e-12)
     np.testing.assert_allclose(p.sum(1), 1.0)
-    value, _ = hs.value_and_grad(h, np.array([0, 2, 1, 2]))
+    value, _ = mlplab.get_loss("nll").value_and_grad(hs.forward(h), np.array([0, 2, 1, 2]))
     assert float(value) == pytest.approx(-np.mean(np.log(p[[0, 1, 2, 3], [0, 2, 1, 2]])))
 
 

@@ -13,19 +13,10 @@ import mlplab
 from mlplab import Dense, Sequential, Trainer
 
 
-def _prepared(make, n_out, rng, n):
-    loss = make()
-    width = n_out
-    if getattr(loss, "build", None):
-        width = 4
-        loss.build(width, rng=np.random.default_rng(0), dtype="float64")
-    return loss, rng.standard_normal((n, width))
-
-
 @pytest.mark.parametrize("make, n_out, targets", LOSS_CASES)
 def test_weighted_value_and_gradient(make, n_out, targets, rng):
     n = 6
-    loss, out = _prepared(make, n_out, rng, n)
+    loss, out = make(), rng.standard_normal((n, n_out))
     y = targets(rng, n, n_out)
     w = rng.uniform(0.0, 3.0, n)
     value, grad = loss.value_and_grad(out, y, sample_weight=w)

@@ -10,10 +10,10 @@ from .initializers import (INITIALIZERS, constant, get_initializer, glorot_norma
                            he_normal, he_uniform, lecun_normal, lecun_uniform, normal, ones,
                            orthogonal, sparse, uniform, zeros)
 from .layers import (ELU, LAYERS, Activation, BatchNorm, Dense, DropConnect, Dropout,
-                     GaussianNoise, Identity, Layer, LeakyReLU, Maxout, PReLU, ReLU, Residual,
-                     Sigmoid, Softmax, Softplus, Tanh, get_layer)
-from .losses import (LOSSES, HierarchicalSoftmax, Huber, Loss, MeanAbsoluteError,
-                     MeanSquaredError, MulticlassHinge, MultilabelHinge, SigmoidBinaryCrossEntropy,
+                     GaussianNoise, HierarchicalSoftmax, Identity, Layer, LeakyReLU, Maxout,
+                     PReLU, ReLU, Residual, Sigmoid, Softmax, Softplus, Tanh, get_layer)
+from .losses import (LOSSES, Huber, Loss, MeanAbsoluteError, MeanSquaredError, MulticlassHinge,
+                     MultilabelHinge, NegativeLogLikelihood, SigmoidBinaryCrossEntropy,
                      SoftmaxCrossEntropy, SquaredHinge, get_loss)
 from .network import Sequential
 from ._settings import get_num_threads, set_compiled_kernels, set_num_threads, threads
@@ -40,11 +40,11 @@ __all__ = [
     # network and layers
     "Sequential", "Layer", "Dense", "DropConnect", "Activation", "Identity", "Sigmoid", "Tanh",
     "ReLU", "LeakyReLU", "PReLU", "ELU", "Softplus", "Softmax", "Maxout", "BatchNorm", "Dropout",
-    "GaussianNoise", "Residual", "get_layer", "LAYERS",
+    "GaussianNoise", "Residual", "HierarchicalSoftmax", "get_layer", "LAYERS",
     # losses
     "Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "SoftmaxCrossEntropy",
     "SigmoidBinaryCrossEntropy", "MulticlassHinge", "SquaredHinge", "MultilabelHinge",
-    "HierarchicalSoftmax", "get_loss", "LOSSES",
+    "NegativeLogLikelihood", "get_loss", "LOSSES",
     # initializers and activations
     "zeros", "ones", "constant", "normal", "uniform", "lecun_normal", "lecun_uniform",
     "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "sparse", "orthogonal",

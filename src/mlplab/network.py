@@ -96,9 +96,13 @@ class Sequential(PicklesNamespace):
             raise ValueError("Sequential: input contains NaN or inf; clean or impute the data first")
         return x
 
-    def forward(self, x: Array, *, training: bool = False) -> Array:
-        """Output ``(batch, out_features)``; ``training=True`` enables dropout, batch statistics."""
-        return forward_chain(self.layers, self.check_input(x), training)
+    def forward(self, x: Array, *, training: bool = False, check: bool = True) -> Array:
+        """Output ``(batch, out_features)``; ``training=True`` enables dropout, batch statistics.
+
+        ``check=False`` skips :meth:`check_input` (and its scan for NaN/inf): for batches of an
+        array that was checked once already, as the Trainer's training loop does.
+        """
+        return forward_chain(self.layers, self.check_input(x) if check else x, training)
 
     def backward(self, dout: Array, *, input_grad: bool = True) -> Array | None:
         """Backpropagate ``dout = dL/d(output)``; fills every layer's grads and returns dL/dx
@@ -117,9 +121,9 @@ class Sequential(PicklesNamespace):
         """
         x = self.check_input(X)
         if batch_size is None:
-            return forward_chain(self.layers, x, False)
+            return self.forward(x, check=False)
         check_positive_int("Sequential.predict", "batch_size", batch_size)
-        outs = [forward_chain(self.layers, x[i:i + batch_size], False)
+        outs = [self.forward(x[i:i + batch_size], check=False)
                 for i in range(0, x.shape[0], batch_size)]
         return outs[0] if len(outs) == 1 else self.xp.concat(outs, axis=0)
 
@@ -130,8 +134,9 @@ class Sequential(PicklesNamespace):
         ``"binary_cross_entropy"``, scores for hinge losses, values for regression losses.
 
         ``loss=None`` uses :attr:`loss`, the loss the model was trained with: set by the
-        ``Trainer`` that trains it and by :func:`~mlplab.load_model` (a hierarchical softmax
-        with its trained node weights); a model that does not know its loss raises a TypeError.
+        ``Trainer`` that trains it and by :func:`~mlplab.load_model`; a model that does not
+        know its loss raises a TypeError. (A :class:`~mlplab.HierarchicalSoftmax` output
+        layer's log-probabilities become probabilities under its loss ``"nll"``.)
         """
         if loss is None:
             loss = getattr(self, "loss", None)  # None also for a model pickled before it

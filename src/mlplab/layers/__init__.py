@@ -5,10 +5,11 @@ from .base import LAYERS, Layer, get_layer, register_layer, serialize_layer
 from .batchnorm import BatchNorm
 from .dense import Dense, DropConnect
 from .dropout import Dropout, GaussianNoise
+from .hierarchical import HierarchicalSoftmax
 from .maxout import Maxout
 from .residual import Residual
 
 __all__ = ["LAYERS", "Activation", "BatchNorm", "Dense", "DropConnect", "Dropout", "ELU",
-           "GaussianNoise", "Identity", "Layer", "LeakyReLU", "Maxout", "PReLU", "ReLU",
-           "Residual", "Sigmoid", "Softmax", "Softplus", "Tanh", "get_layer", "register_layer",
-           "serialize_layer"]
+           "GaussianNoise", "HierarchicalSoftmax", "Identity", "Layer", "LeakyReLU", "Maxout",
+           "PReLU", "ReLU", "Residual", "Sigmoid", "Softmax", "Softplus", "Tanh", "get_layer",
+           "register_layer", "serialize_layer"]

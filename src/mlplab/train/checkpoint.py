@@ -287,11 +287,10 @@ def _without_draws(obj: Any) -> list:
 
 
 def _declared_arrays(meta: dict, path: str) -> dict[str, _Spec] | None:
-    """{state key: (shape, dtype)} of the model and loss the JSON declares, from a shape-only
-    build; None when a user-registered layer or loss computes on its arrays while building."""
+    """{state key: (shape, dtype)} of the model the JSON declares, from a shape-only build;
+    None when a user-registered layer computes on its arrays while building."""
     model = Sequential.from_config(meta["model"])
-    loss = get_loss(meta["loss"])
-    built_here = [model, *_without_draws(loss)]
+    built_here: list = [model]
     for layer in model.layers:
         built_here += _without_draws(layer)
     try:
@@ -300,14 +299,10 @@ def _declared_arrays(meta: dict, path: str) -> dict[str, _Spec] | None:
             model.build(meta["in_features"], rng=np.random.default_rng(0), dtype=meta["dtype"],
                         xp=_ShapeOnly())
             arrays = {**model.params(), **model.buffers()}
-            if getattr(loss, "build", None):
-                loss.build(model.out_features, rng=np.random.default_rng(0),
-                           dtype=meta["dtype"], xp=_ShapeOnly())
-                arrays.update({f"loss.{k}": v for k, v in loss.params.items()})
     except Exception as e:  # noqa: BLE001
         if all(type(o).__module__.startswith("mlplab.") for o in built_here):
-            raise ValueError(f"checkpoint {path!r}: fields 'model', 'in_features' and 'loss' "
-                             f"do not build ({e})") from None
+            raise ValueError(f"checkpoint {path!r}: fields 'model' and 'in_features' do not "
+                             f"build ({e})") from None
         return None  # a user's layer: the real build (after this) reports real errors
     return {k: _Spec(tuple(v.shape), np.dtype(v.dtype)) for k, v in arrays.items()}
 
@@ -408,8 +403,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, Mapping[str, np.ndar
 def load_model(path: str | os.PathLike, *, xp=np) -> Sequential:
     """The trained model of a checkpoint, built and with its weights, for inference.
 
-    ``model.loss`` is the loss it was trained with (field ``loss``; a loss with weights, such
-    as :class:`~mlplab.HierarchicalSoftmax`, holds its trained ``state/loss.*`` arrays), so
+    ``model.loss`` is the loss it was trained with (field ``loss``), so
     ``model.predict_proba(X)`` needs no loss argument.
     """
     with _Checkpoint(path) as ck:
@@ -417,19 +411,8 @@ def load_model(path: str | os.PathLike, *, xp=np) -> Sequential:
         state = {k: ck.read(f"state/{k}") for k in ck.keys("state/")}
     model = Sequential.from_config(meta["model"])
     model.build(meta["in_features"], rng=np.random.default_rng(0), dtype=meta["dtype"], xp=xp)
-    model.set_state({k: v for k, v in state.items() if not k.startswith("loss.")})
-    loss = get_loss(meta["loss"])
-    if getattr(loss, "build", None):  # its own weights, as the Trainer saved them
-        loss.build(model.out_features, rng=np.random.default_rng(0), dtype=model.dtype, xp=xp)
-        for k, v in loss.params.items():  # checked already unless a user's loss is built here
-            got = state.get(f"loss.{k}")
-            if got is None or tuple(got.shape) != tuple(v.shape):
-                raise ValueError(f"checkpoint {ck.path!r}: entry 'state/loss.{k}' should hold "
-                                 f"the {tuple(v.shape)} weights of loss {loss.name} (field "
-                                 f"'loss'), got {'nothing' if got is None else got.shape}")
-        loss.params = {k: xp.asarray(state[f"loss.{k}"], dtype=v.dtype)
-                       for k, v in loss.params.items()}
-    model.loss = loss
+    model.set_state(state)
+    model.loss = get_loss(meta["loss"])
     return model
 
 
@@ -495,12 +478,6 @@ def _check_generator_state(generator: np.random.Generator, state: Any, path: str
         raise _bad(path, field, f"a {type(probe).__name__} state ({e})", state) from None
 
 
-def _arrays_of(model: Sequential, loss) -> dict[str, Any]:
-    """The weights and buffers a checkpoint's ``state/`` entries fill, by key."""
-    return {**model.params(), **model.buffers(),
-            **{f"loss.{k}": v for k, v in getattr(loss, "params", {}).items()}}
-
-
 def load_checkpoint(path: str | os.PathLike, trainer) -> None:
     """Restore a trainer (same architecture) to the saved point, so ``fit`` resumes exactly.
 
@@ -531,13 +508,7 @@ def _plan_restore(ck: _Checkpoint, trainer) -> dict:
     else:  # a stand-in, built and filled here, so the trainer changes only once all is read
         ref_model, xp = Sequential.from_config(meta["model"]), np
         ref_model.build(meta["in_features"], rng=np.random.default_rng(0), dtype=meta["dtype"])
-    needs_build = getattr(trainer.loss, "build", None) and not trainer.loss.built
-    ref_loss = trainer.loss
-    if needs_build:
-        ref_loss = get_loss(meta["loss"])
-        ref_loss.build(ref_model.out_features, rng=np.random.default_rng(0),
-                       dtype=ref_model.dtype, xp=xp)
-    targets = _arrays_of(ref_model, ref_loss)
+    targets = {**ref_model.params(), **ref_model.buffers()}  # what the state/ entries fill
     keys = ck.keys("state/")
     missing, unexpected = sorted(set(targets) - set(keys)), sorted(set(keys) - set(targets))
     if missing or unexpected:
@@ -557,10 +528,10 @@ def _plan_restore(ck: _Checkpoint, trainer) -> dict:
                        *((f"layer_rngs/{i}", g) for i, g in enumerate(generators))):
         state = meta[field] if "/" not in field else meta["layer_rngs"][int(field[11:])]
         _check_generator_state(gen, state, path, field)
-    params = {**ref_model.params(), **{f"loss.{k}": v for k, v in ref_loss.params.items()}}
+    params = ref_model.params()
     opt_state = _read_opt_state(ck, trainer._update.init(params), xp)
     state = {k: ck.read(f"state/{k}") for k in keys}
-    return {"state": state, "opt_state": opt_state, "build_loss": bool(needs_build)}
+    return {"state": state, "opt_state": opt_state}
 
 
 def _restore(trainer, meta: dict, plan: dict) -> None:
@@ -568,9 +539,6 @@ def _restore(trainer, meta: dict, plan: dict) -> None:
     model = trainer.model
     if not model.built:
         model.build(meta["in_features"], rng=np.random.default_rng(0), dtype=meta["dtype"])
-    if plan["build_loss"]:
-        trainer.loss.build(model.out_features, rng=np.random.default_rng(0), dtype=model.dtype,
-                           xp=model.xp)
     trainer.set_state(plan["state"])
     trainer.opt_state = plan["opt_state"]
     trainer.epoch, trainer.step = meta["epoch"], meta["step"]

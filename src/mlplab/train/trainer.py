@@ -14,10 +14,10 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .._typing import Array
 from ..backend import all_finite, copy, get_namespace, is_numpy
 from ..errors import check_generator, check_matrix, check_positive_int
-from ..losses import get_loss
-from ..layers.base import forward_chain
+from ..losses import Loss, get_loss
 from ..network import Sequential
 from ..optim import (Solver, assign_flat, chain, clip, clip_by_global_norm,
                      configure_schedules, current_learning_rate, get_optimizer, ravel,
@@ -57,6 +57,15 @@ def _check_targets(y: Any, what: str) -> None:
             f"{owner}: the targets are strings (e.g. {example!r}); the Trainer takes numbers: "
             "encode class labels as integers 0..k-1 (e.g. sklearn.preprocessing.LabelEncoder), "
             "or use mlplab.sklearn.MLPClassifier, which encodes them for you")
+
+
+def _n_correct(loss: Loss, out: Array, t: Array) -> tuple[Array, int]:
+    """How many predictions in ``out`` match the targets ``t`` (from ``loss.targets``), as a
+    0-d array, and out of how many: one per example (multiclass) or one per output (multilabel).
+    Accuracy is their ratio."""
+    xp = get_namespace(out)
+    hits = xp.sum(xp.astype(loss.predicted_labels(out) == loss.target_labels(t), xp.int64))
+    return hits, out.shape[0] * (1 if loss.task == "multiclass" else out.shape[1])
 
 
 def _snapshot(state: Any, into: Any = None) -> Any:
@@ -149,43 +158,38 @@ class Trainer:
         self._finite: tuple | None = None
         self.solver_message: str | None = None  # why a full-batch solver stopped
 
-    # -- parameters: the model's and the loss's own (hierarchical softmax) ---------------------
+    # -- the model's parameters (views) and state (copies) ----------------------------------
     def params(self) -> dict:
-        return {**self.model.params(), **{f"loss.{k}": v for k, v in self.loss.params.items()}}
+        return self.model.params()
 
     def grads(self) -> dict:
-        return {**self.model.grads(), **{f"loss.{k}": v for k, v in self.loss.grads.items()}}
+        return self.model.grads()
 
     def get_state(self) -> dict:
-        """Copies of the weights and buffers (model and loss)."""
-        state = self.model.get_state()
-        xp = self.model.xp
-        state.update({f"loss.{k}": copy(xp, v) for k, v in self.loss.params.items()})
-        return state
+        """Copies of the model's weights and buffers."""
+        return self.model.get_state()
 
     def set_state(self, state: dict) -> None:
-        self.model.set_state({k: v for k, v in state.items() if not k.startswith("loss.")})
-        for k, v in self.loss.params.items():
-            v[...] = state[f"loss.{k}"]
+        self.model.set_state(state)
 
     # -- data ------------------------------------------------------------------------------------
     def _prepare(self, X: Any, y: Any, what: str = "X"):
+        """``X`` and ``y`` checked once: the model's input array and the loss's targets (see
+        :meth:`Loss.targets`), which the hot path then uses batch by batch, unchecked."""
         model = self.model
         if not model.built:  # a list of rows is an array too (as scikit-learn and PyTorch take)
             X = check_matrix("Trainer", X, what=what)
             model.build(X.shape[1], rng=self.rng)
         X = model.check_input(X)  # shape, dtype, NaN/inf: all checked once, before training
-        n = X.shape[0]
+        return X, self._targets(y, X.shape[0], what)
+
+    def _targets(self, y: Any, n: int, what: str = "X"):
         _check_targets(y, what)
-        n_y = getattr(y, "shape", None)[0] if hasattr(y, "shape") else len(y)
+        n_y = y.shape[0] if hasattr(y, "shape") else len(y)
         if n_y != n:
             raise ValueError(f"Trainer: {what} has {n} examples but its targets have {n_y}")
-        if getattr(self.loss, "build", None) and not getattr(self.loss, "built", True):
-            self.loss.build(model.out_features, rng=self.rng, dtype=model.dtype, xp=model.xp)
-        xp = model.xp
-        width = getattr(self.loss, "in_features", None) or model.out_features
-        y = self.loss.validate_targets(y, xp.zeros((n, width), dtype=model.dtype))
-        return X, y
+        model = self.model
+        return self.loss.targets(y, (n, model.out_features), dtype=model.dtype, xp=model.xp)
 
     # -- one step ----------------------------------------------------------------------------
     def train_step(self, x, y):
@@ -193,16 +197,18 @@ class Trainer:
         if self.solver:
             raise RuntimeError("Trainer.train_step: a full-batch solver "
                                f"({self.optimizer.spec['name']!r}) has no single steps; use fit")
-        return self._step(self.model.check_input(x), y)
+        x = self.model.check_input(x)
+        return self._step(x, self._targets(y, x.shape[0], "x"))
 
-    def _step(self, x, y, sample_weight=None):
-        # fit validated the whole data set once; the hot path does not scan each batch again
+    def _step(self, x, t, sample_weight=None):
+        # fit checked the whole data set once (x, the targets t, the weights): nothing here
+        # scans a batch again
         model, loss = self.model, self.loss
-        out = forward_chain(model.layers, x, True)
-        value, dout = loss.value_and_grad(out, y, sample_weight)
+        out = model.forward(x, training=True, check=False)
+        value, dout = loss.value_and_grad(out, t, sample_weight, check=False)
         model.backward(dout, input_grad=False)
-        params = self.params()
-        grads = penalty_grads(self.penalties, params, self.grads())
+        params = model.params()
+        grads = penalty_grads(self.penalties, params, model.grads())
         self.opt_state = update_and_apply(self._update, grads, self.opt_state, params)
         for c in self.constraints:
             c.apply(params)
@@ -230,7 +236,7 @@ class Trainer:
         """
         epochs = self.epochs if epochs is None else check_positive_int("Trainer.fit", "epochs",
                                                                         epochs)
-        X, y = self._prepare(X, y)
+        X, t = self._prepare(X, y)
         sw = self._sample_weight(sample_weight, X.shape[0])
         val = None
         if validation_data is not None:
@@ -256,8 +262,8 @@ class Trainer:
                           f"the weights this fit started from (after epoch {self.epoch})")
         for cb in self.callbacks:
             cb.on_train_begin(self)
-        fit_loop = self._fit_solver if self.solver else self._fit_minibatches
-        logs = fit_loop(X, y, val, sw)
+        logs = (fit_full_batch(self, X, t, val, sw) if self.solver else
+                self._fit_minibatches(X, t, val, sw))
         for cb in self.callbacks:
             cb.on_train_end(logs)
         return self.history
@@ -349,7 +355,7 @@ class Trainer:
         xp = self.model.xp
         return xp.asarray(w / w.mean(), dtype=self.model.dtype)
 
-    def _fit_minibatches(self, X, y, val, sw) -> dict:
+    def _fit_minibatches(self, X, t, val, sw) -> dict:
         xp = self.model.xp
         n = X.shape[0]
         bs = n if self.batch_size is None else min(self.batch_size, n)
@@ -365,19 +371,18 @@ class Trainer:
             total, correct, count = 0.0, 0, 0
             for idx in minibatch_indices(n, bs, rng=self.rng, shuffle=self.shuffle):
                 idx = xp.asarray(idx)
-                xb, yb = xp.take(X, idx, axis=0), xp.take(y, idx, axis=0)
+                xb, tb = xp.take(X, idx, axis=0), xp.take(t, idx, axis=0)
                 if self.augment is not None:
                     xb = self.augment(xb, self.augment_rng)
-                value, out = self._step(xb, yb, None if sw is None else xp.take(sw, idx))
+                value, out = self._step(xb, tb, None if sw is None else xp.take(sw, idx))
                 if each_batch and not math.isfinite(value):
                     self._diverged(epoch, float(value))
                     break
                 m = xb.shape[0]
                 total = total + value * m
                 if classify:
-                    correct = correct + xp.sum(xp.astype(
-                        self.loss.predicted_labels(out) == self.loss.target_labels(yb), xp.int64))
-                    count += m * (1 if self.loss.task == "multiclass" else out.shape[1])
+                    hits, m_labels = _n_correct(self.loss, out, tb)
+                    correct, count = correct + hits, count + m_labels
                 for cb in self.callbacks:
                     cb.on_batch_end(self.step, {"loss": value, "size": m})
                 if self.stop_training:
@@ -413,78 +418,21 @@ class Trainer:
                 "model has stochastic layers (Dropout, DropConnect, GaussianNoise); remove "
                 "them or use a gradient optimizer such as 'adam'")
 
-    def _fit_solver(self, X, y, val, sw) -> dict:
-        """One solver iteration per epoch over the whole training set (``batch_size`` unused)."""
-        model, loss, xp = self.model, self.loss, self.model.xp
-        params = self.params()
-        classify = loss.task != "regression"
-        last: dict = {}  # the latest evaluation, so an iteration's logs need no extra pass
-        epoch_start: list = []
-        logs: dict = {}
-
-        def objective(w):
-            if not epoch_start:  # the first evaluation of an iteration opens its epoch
-                for cb in self.callbacks:
-                    cb.on_epoch_begin(self.epoch)
-                epoch_start.append(time.perf_counter())
-            assign_flat(params, w)
-            out = forward_chain(model.layers, X, True)
-            value, dout = loss.value_and_grad(out, y, sw)
-            model.backward(dout, input_grad=False)
-            grads = penalty_grads(self.penalties, params, self.grads())
-            value = float(value)
-            last.update(w=np.array(w, copy=True), value=value, out=out)
-            total = value + sum(p.value(params) for p in self.penalties)
-            return total, ravel(grads)
-
-        def on_iteration(w, value):
-            if "w" not in last or not np.array_equal(last["w"], w):
-                objective(w)
-            assign_flat(params, w)  # the accepted point, whatever was evaluated last
-            if not math.isfinite(last["value"]):
-                self._diverged(self.epoch, last["value"])
-                return True
-            self.step += 1
-            out = last["out"]
-            for cb in self.callbacks:
-                cb.on_batch_end(self.step, {"loss": xp.asarray(last["value"]),
-                                            "size": X.shape[0]})
-            if self.diverged_at is not None:
-                return True
-            accuracy = None
-            if classify:
-                accuracy = float(xp.mean(xp.astype(
-                    loss.predicted_labels(out) == loss.target_labels(y), xp.float64)))
-            logs.clear()
-            logs.update(self._epoch_logs(last["value"], accuracy, val, epoch_start.pop()))
-            self._end_epoch(self.epoch, logs)
-            if not self.stop_training and self.epoch < self.end_epoch:
-                self._keep_finite(f"the end of epoch {self.epoch}")
-            return self.stop_training
-
-        w, opt_state, self.solver_message = self.optimizer.minimize(
-            objective, ravel(params), self.opt_state, max_iter=self.end_epoch - self.epoch,
-            callback=on_iteration)
-        if self.diverged_at is None:
-            self.opt_state = opt_state
-            assign_flat(params, w)
-        return logs
-
     def _outputs(self, X, batch_size: int | None = None):
+        """Evaluation-mode outputs of ``X`` (checked by the caller), in batches."""
         bs = batch_size or max(self.batch_size or 0, 1024)
-        xp = self.model.xp
-        layers = self.model.layers  # X was validated by the caller
-        outs = [forward_chain(layers, X[i:i + bs], False) for i in range(0, X.shape[0], bs)]
-        return outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
+        model = self.model
+        outs = [model.forward(X[i:i + bs], check=False) for i in range(0, X.shape[0], bs)]
+        return outs[0] if len(outs) == 1 else model.xp.concat(outs, axis=0)
 
-    def _evaluate(self, X, y) -> dict[str, float]:
+    def _evaluate(self, X, t) -> dict[str, float]:
+        """Loss and accuracy of checked inputs ``X`` and targets ``t`` (from ``_prepare``)."""
         out = self._outputs(X)
-        value, _ = self.loss.value_and_grad(out, y)
+        value, _ = self.loss.value_and_grad(out, t, check=False)
         logs = {"loss": float(value)}
         if self.loss.task != "regression":
-            xp = self.model.xp
-            logs["accuracy"] = float(xp.mean(xp.astype(
-                self.loss.predicted_labels(out) == self.loss.target_labels(y), xp.float64)))
+            hits, count = _n_correct(self.loss, out, t)
+            logs["accuracy"] = float(hits) / count
         return logs
 
     def evaluate(self, X: Any, y: Any) -> dict[str, float]:
@@ -513,3 +461,79 @@ class Trainer:
     def load(self, path) -> None:
         """Restore a checkpoint; a following ``fit`` resumes where it stopped."""
         load_checkpoint(path, self)
+
+
+# -- full-batch solvers (newton, lbfgs) ------------------------------------------------------------
+def fit_full_batch(trainer: Trainer, X: Array, t: Array, val: tuple | None, sw: Any) -> dict:
+    """Train with a full-batch solver: one solver iteration per epoch over the whole training
+    set (``batch_size`` unused); returns the last epoch's logs.
+
+    The solver calls ``objective(w)`` (loss and gradient at the flat weights ``w``) as often as
+    its line search needs, then ``on_iteration(w, value)`` once per accepted step, which closes
+    the epoch. ``X``, ``t`` and ``sw`` were checked by ``fit``.
+    """
+    params = trainer.model.params()
+    last: dict = {}  # the latest evaluation, so an iteration's logs need no extra pass
+    epoch_start: list = []  # when the open epoch began (its first evaluation)
+    logs: dict = {}  # the last closed epoch's
+
+    def objective(w):
+        if not epoch_start:  # the first evaluation of an iteration opens its epoch
+            for cb in trainer.callbacks:
+                cb.on_epoch_begin(trainer.epoch)
+            epoch_start.append(time.perf_counter())
+        assign_flat(params, w)
+        value, total, gradient, out = _full_batch_loss(trainer, params, X, t, sw)
+        last.update(w=np.array(w, copy=True), value=value, out=out)
+        return total, gradient
+
+    def on_iteration(w, value) -> bool:
+        if "w" not in last or not np.array_equal(last["w"], w):
+            objective(w)
+        assign_flat(params, w)  # the accepted point, whatever was evaluated last
+        return _end_full_batch_epoch(trainer, last["value"], last["out"], t, val,
+                                     epoch_start.pop(), logs)
+
+    w, opt_state, trainer.solver_message = trainer.optimizer.minimize(
+        objective, ravel(params), trainer.opt_state, max_iter=trainer.end_epoch - trainer.epoch,
+        callback=on_iteration)
+    if trainer.diverged_at is None:
+        trainer.opt_state = opt_state
+        assign_flat(params, w)
+    return logs
+
+
+def _full_batch_loss(trainer: Trainer, params: dict, X: Array, t: Array, sw: Any):
+    """(data loss, data loss + penalties, flat gradient, outputs) at the current weights."""
+    model = trainer.model
+    out = model.forward(X, training=True, check=False)
+    value, dout = trainer.loss.value_and_grad(out, t, sw, check=False)
+    model.backward(dout, input_grad=False)
+    grads = penalty_grads(trainer.penalties, params, model.grads())
+    value = float(value)
+    return value, value + sum(p.value(params) for p in trainer.penalties), ravel(grads), out
+
+
+def _end_full_batch_epoch(trainer: Trainer, value: float, out: Array, t: Array,
+                          val: tuple | None, start: float, logs: dict) -> bool:
+    """Close a solver iteration's epoch: divergence check, callbacks, logs (written into
+    ``logs``); returns whether to stop."""
+    if not math.isfinite(value):
+        trainer._diverged(trainer.epoch, value, stacklevel=5)
+        return True
+    trainer.step += 1
+    xp = trainer.model.xp
+    for cb in trainer.callbacks:
+        cb.on_batch_end(trainer.step, {"loss": xp.asarray(value), "size": out.shape[0]})
+    if trainer.diverged_at is not None:
+        return True
+    accuracy = None
+    if trainer.loss.task != "regression":
+        hits, count = _n_correct(trainer.loss, out, t)
+        accuracy = float(hits) / count
+    logs.clear()
+    logs.update(trainer._epoch_logs(value, accuracy, val, start))
+    trainer._end_epoch(trainer.epoch, logs)
+    if not trainer.stop_training and trainer.epoch < trainer.end_epoch:
+        trainer._keep_finite(f"the end of epoch {trainer.epoch}")
+    return trainer.stop_training
