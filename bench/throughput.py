@@ -415,8 +415,8 @@ def main(argv=None) -> int:
             args.frameworks.insert(1, "torch")
         else:
             print("(PyTorch not installed: its rows are skipped)", file=sys.stderr)
-        from mlplab.optim import compiled
-        if compiled.AVAILABLE:  # the engine without its compiled optimizer step, too
+        from mlplab.optim import fast
+        if fast.AVAILABLE:  # the engine without its compiled optimizer step, too
             args.frameworks.insert(1, "mlplab-numpy")
         else:
             print("(mlplab._sweep not built: mlplab runs its NumPy kernels)", file=sys.stderr)

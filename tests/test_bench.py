@@ -27,9 +27,9 @@ def test_throughput_quick(tmp_path):
     assert out.returncode == 0, out.stderr
     result = json.loads((tmp_path / "t.json").read_text())
     assert result["gemm_peak_gflops"] > 0 and len(result["configs"]) == 3
-    from mlplab.optim import compiled
+    from mlplab.optim import fast
     expected = ["mlplab", "PyTorch", "scikit-learn float32", "scikit-learn float64"]
-    if compiled.AVAILABLE:
+    if fast.AVAILABLE:
         expected.insert(1, "mlplab, NumPy kernels")
     for entry in result["configs"]:
         names = [r["framework"] for r in entry["rows"]]

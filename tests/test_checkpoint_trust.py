@@ -263,7 +263,8 @@ def write_bomb(path, src, member: str, megabytes: int = 50) -> None:
 @pytest.mark.parametrize("member, match", [
     ("state/0.W.npy", r"'state/0\.W' holds float64 \(6553600,\), but fields 'model', "
                       r"'in_features' and 'dtype' declare float32 \(4, 5\)"),
-    ("opt/0/m_sum/0.W.npy", r"optimizer state '0/m_sum/0\.W' holds float64 \(6553600,\), the "
+    ("opt/inner_state/0/m/0.W.npy", r"optimizer state 'inner_state/0/m/0\.W' holds float64 "
+                                    r"\(6553600,\), the "
                             r"trainer's optimizer expects float32 \(4, 5\)"),
 ])
 def test_zip_bomb_is_refused_before_decompressing(saved, tmp_path, member, match):
@@ -302,10 +303,10 @@ MALFORMED = {  # change of the JSON -> (field named, how)
                             r"field 'history/loss' must be a list of numbers, got 'low'"),
     "history_epochs floats": (lambda m: m.update(history_epochs=[0.5]),
                               r"field 'history_epochs' must be a list of ints"),
-    "opt scalar text": (lambda m: m["opt_scalars"].update({"0/t": "4"}),
-                        r"field 'opt_scalars/0/t' must be a number, got '4'"),
-    "opt int step a float": (lambda m: m["opt_scalars"].update({"0/t": 4.5}),
-                             r"field 'opt_scalars/0/t' must be an int, got 4\.5"),
+    "opt scalar text": (lambda m: m["opt_scalars"].update({"inner_state/0/t": "4"}),
+                        r"field 'opt_scalars/inner_state/0/t' must be a number, got '4'"),
+    "opt int step a float": (lambda m: m["opt_scalars"].update({"inner_state/0/t": 4.5}),
+                             r"field 'opt_scalars/inner_state/0/t' must be an int, got 4\.5"),
     "opt scalar extra": (lambda m: m["opt_scalars"].update(momentum=0.9),
                          r"optimizer state \['momentum'\] is not part of the trainer's "
                          r"optimizer"),
@@ -403,7 +404,7 @@ def test_valid_checkpoint_still_round_trips_into_a_fresh_trainer(saved, data):
     fresh.load(path)  # unbuilt: built from the checkpoint
     assert_same(snapshot(t), snapshot(fresh))
     meta, arrays = checkpoint.read_checkpoint(path)
-    assert meta["epoch"] == 2 and set(arrays) >= {"state/0.W", "opt/0/m_sum/0.W"}
+    assert meta["epoch"] == 2 and set(arrays) >= {"state/0.W", "opt/inner_state/0/m/0.W"}
     np.testing.assert_array_equal(arrays["state/0.W"], t.model.params()["0.W"])
 
 

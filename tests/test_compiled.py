@@ -1,5 +1,6 @@
-"""Compiled optimizer sweeps (the C extension) give the NumPy kernels' bits, and fall back when
-they cannot run."""
+"""The one door to speed (mlplab.optim.fast): the compiled step gives the readable transforms'
+bits for every optimizer in float32 and float64, a run may switch paths at any update, and it
+falls back to the readable path when it cannot run."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,12 +8,12 @@ import pytest
 
 import mlplab
 from mlplab import _parallel, _settings, optim
-from mlplab.optim import base, compiled
+from mlplab.optim import fast
 
-needs_extension = pytest.mark.skipif(not compiled.AVAILABLE,
+needs_extension = pytest.mark.skipif(not fast.AVAILABLE,
                                      reason="mlplab._sweep was not built (no C compiler)")
 
-# every elementwise optimizer, in chains that exercise each per-entry rule
+# every named optimizer, and a scheduled rate (evaluated by the door as inject_hyperparams does)
 OPTIMIZERS = {
     "sgd": lambda: optim.sgd(0.1),
     "momentum": lambda: optim.momentum(0.05),
@@ -22,7 +23,6 @@ OPTIMIZERS = {
     "adadelta": lambda: optim.adadelta(),
     "adam": lambda: optim.adam(0.01),
     "adam+cosine": lambda: optim.adam(optim.CosineDecay(0.01, 30, unit="step")),
-    "clip+adam": lambda: optim.chain(optim.clip(0.5), optim.adam(0.01)),
 }
 
 
@@ -34,102 +34,148 @@ def kernels():
 
 
 @pytest.fixture
-def sweeps(monkeypatch):
-    """Record whether each sweep ran compiled."""
+def compiled_steps(monkeypatch):
+    """Record whether each step through the door ran compiled."""
     seen: list[bool] = []
-    real = base.compiled_sweep
+    real = fast._compiled_step
 
     def spy(*args):
-        seen.append(real(*args))
-        return seen[-1]
-    monkeypatch.setattr(base, "compiled_sweep", spy)
+        state = real(*args)
+        seen.append(state is not None)
+        return state
+    monkeypatch.setattr(fast, "_compiled_step", spy)
     return seen
 
 
-def _train(make, dtype, steps=30, shapes=((300, 500), (7,))):
-    """Parameters after ``steps`` updates on seeded gradients: large and tiny gradients, zeros,
-    and in the last step inf and -inf; odd steps use update_and_apply, even ones update +
-    apply_updates (both sweep kinds)."""
+def _train(make, dtype, steps=34, shapes=((300, 500), (7,)), door=lambda step: True):
+    """Parameters and state after ``steps`` updates on seeded gradients: large, tiny (state in
+    the flushed range, so the flushes at updates 16 and 32 change values) and zero gradients,
+    and in the last step inf and -inf; ``door(step)``: through fast.update_and_apply, else the
+    readable update + apply_updates."""
     rng = np.random.default_rng(1)
     params = {f"p{i}": rng.standard_normal(s).astype(dtype) for i, s in enumerate(shapes)}
+    tiny = np.finfo(dtype).smallest_normal * 2.0 ** 20
     opt = make()
     state = opt.init(params)
     for step in range(steps):
         grads = {k: (rng.standard_normal(p.shape) * (3.0 if step % 5 else 1e-3)).astype(dtype)
                  for k, p in params.items()}
+        grads["p0"][1] *= tiny  # a row of would-be subnormal moments
         grads["p0"][0, :3] = [0.0, np.inf, -np.inf] if step == steps - 1 else 0.0
-        if step % 2:
+        if door(step):
             state = optim.update_and_apply(opt, grads, state, params)
         else:
             updates, state = opt.update(grads, state, params)
             optim.apply_updates(params, updates)
-    return params
+    return params, state
+
+
+def assert_same_bits(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype
+        np.testing.assert_array_equal(a[k].view(f"u{a[k].itemsize}"),
+                                      b[k].view(f"u{b[k].itemsize}"), err_msg=k)
+
+
+def state_arrays(state) -> dict:
+    from mlplab.train.checkpoint import _leaves
+    return {k: np.asarray(v) for k, v in _leaves(state)}
 
 
 @needs_extension
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_compiled_sweep_gives_the_numpy_bits(name, dtype, kernels, sweeps):
-    kernels(False)
-    with np.errstate(all="ignore"):  # the inf step makes NaNs on the NumPy path
-        reference = _train(OPTIMIZERS[name], dtype)
-        assert sweeps and not any(sweeps)
-        sweeps.clear()
+def test_compiled_step_gives_the_readable_bits(name, dtype, kernels, compiled_steps):
+    """Weights and the whole state (moments, counts, hyperparameters) bit for bit."""
+    with np.errstate(all="ignore"):  # the inf step makes NaNs
+        kernels(False)
+        reference, ref_state = _train(OPTIMIZERS[name], dtype)
+        assert compiled_steps and not any(compiled_steps)
+        compiled_steps.clear()
         kernels(True)
-        result = _train(OPTIMIZERS[name], dtype)
-    assert sweeps and all(sweeps), "the compiled path did not run"
-    for k in reference:
-        assert result[k].dtype == dtype
-        np.testing.assert_array_equal(result[k].view(f"u{result[k].itemsize}"),
-                                      reference[k].view(f"u{reference[k].itemsize}"))
+        result, state = _train(OPTIMIZERS[name], dtype)
+    assert compiled_steps and all(compiled_steps), "the compiled path did not run"
+    assert_same_bits(result, reference)
+    assert_same_bits(state_arrays(state), state_arrays(ref_state))
 
 
 @needs_extension
-def test_compiled_sweep_on_threads_gives_the_same_bits(kernels, sweeps):
-    shapes = ((_parallel.CHUNK // 100 + 3, 250), (250,))  # several chunks
-    kernels(False)
+@pytest.mark.parametrize("name", ["momentum", "adadelta", "adam", "adam+cosine"])
+def test_a_run_may_switch_paths_at_any_update(name, kernels, compiled_steps):
+    """Readable and compiled updates alternating (in float32) give the all-readable bits."""
     with np.errstate(all="ignore"):
-        reference = _train(OPTIMIZERS["adam"], np.float32, 10, shapes)
+        kernels(False)
+        reference, ref_state = _train(OPTIMIZERS[name], np.float32)
+        kernels(True)
+        result, state = _train(OPTIMIZERS[name], np.float32, door=lambda step: step % 3 == 1)
+    assert any(compiled_steps)
+    assert_same_bits(result, reference)
+    assert_same_bits(state_arrays(state), state_arrays(ref_state))
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["readable", "compiled"])
+def test_flushing_is_part_of_the_rule(compiled, kernels):
+    """Every 16th update sets state below tiny * 2^24 to 0 (NaN stays NaN), on both paths:
+    momentum's velocity -g 2^-(t-1) at mu = 0.5 is kept at update 15 and flushed at 16."""
+    if compiled and not fast.AVAILABLE:
+        pytest.skip("mlplab._sweep was not built")
+    kernels(compiled)
+    opt = optim.momentum(1.0, mu=0.5)
+    tiny = float(np.finfo(np.float32).smallest_normal) * 2.0 ** 24
+    params = {"w": np.zeros(3, np.float32)}
+    state = opt.init(params)
+    g = np.array([tiny * 2.0 ** 10, 1.0, np.nan], np.float32)
+    with np.errstate(invalid="ignore"):
+        for t in range(1, 17):
+            grads = {"w": g if t == 1 else np.zeros(3, np.float32)}
+            state = optim.update_and_apply(opt, grads, state, params)
+            v = state.inner_state[1].velocity["w"]
+            if t == 15:
+                assert v[0] == np.float32(-tiny * 2.0 ** -4) and v[1] == -(2.0 ** -14)
+    assert v[0] == 0 and v[1] == -(2.0 ** -15) and np.isnan(v[2])
+
+
+@needs_extension
+def test_compiled_step_on_threads_gives_the_same_bits(kernels, compiled_steps):
+    shapes = ((_parallel.CHUNK // 100 + 3, 250), (250,))  # several chunks
+    with np.errstate(all="ignore"):
+        kernels(False)
+        reference, _ = _train(OPTIMIZERS["adam"], np.float32, 10, shapes)
         kernels(True)
         mlplab.set_num_threads(2)
         try:
-            result = _train(OPTIMIZERS["adam"], np.float32, 10, shapes)
+            result, _ = _train(OPTIMIZERS["adam"], np.float32, 10, shapes)
         finally:
             mlplab.set_num_threads(None)
-    assert all(sweeps[-10:])
-    for k in reference:
-        np.testing.assert_array_equal(result[k], reference[k])
+    assert all(compiled_steps[-10:])
+    assert_same_bits(result, reference)
 
 
 @needs_extension
-def test_falls_back_to_numpy_when_it_cannot_compile(kernels, sweeps, rng):
-    """Non-contiguous arrays, mixed dtypes, or kernels switched off: the NumPy path runs, with
-    the same result."""
+@pytest.mark.parametrize("case", ["not contiguous", "mixed dtypes", "user chain", "off"])
+def test_falls_back_to_the_readable_path(case, kernels, compiled_steps, rng):
+    """Non-contiguous arrays, mixed dtypes, an optimizer the door does not know, or compiled
+    steps switched off: the readable path runs, with the readable result."""
     W = rng.standard_normal((30, 20)).astype(np.float32)
-    g = rng.standard_normal((20, 30)).astype(np.float32).T  # not C-contiguous
-    runs = []
-    for setting in (True, False):
-        kernels(setting)
-        params = {"W": W.copy()}
-        opt = optim.adam(0.1)
-        state = opt.init(params)
-        for _ in range(3):
-            state = optim.update_and_apply(opt, {"W": g}, state, params)
-        runs.append(params["W"])
-    assert not any(sweeps)
-    np.testing.assert_array_equal(runs[0], runs[1])
-    assert not np.array_equal(runs[0], W)
-    # float64 gradients for float32 parameters: no compiled loop for mixed dtypes
-    kernels(True)
-    adam = optim.adam(0.1).elementwise
-    m, v = np.zeros_like(W), np.zeros_like(W)
-    args = (((1.0, 0.0), (0.1,)),)  # (Adam's a and e, the learning rate's scale)
-
-    def sweep(g):
-        return compiled.compiled_sweep(adam.elements, adam.part_args, args, {"W": g},
-                                       lambda k: (m, v), {"W": W}, True)
-    assert not sweep(np.ascontiguousarray(g, np.float64))
-    assert sweep(np.ascontiguousarray(g))
+    g = rng.standard_normal((30, 20)).astype(np.float32)
+    if case == "not contiguous":
+        g = np.asfortranarray(g)
+    if case == "mixed dtypes":
+        g = g.astype(np.float64)
+    make = (lambda: optim.chain(optim.clip(0.5), optim.adam(0.1))) if case == "user chain" \
+        else (lambda: optim.adam(0.1))
+    kernels(case != "off")
+    params, ref = {"W": W.copy()}, {"W": W.copy()}
+    opt = make()
+    state, ref_state = opt.init(params), opt.init(ref)
+    for _ in range(3):
+        state = optim.update_and_apply(opt, {"W": g}, state, params)
+        updates, ref_state = opt.update({"W": g}, ref_state, ref)
+        optim.apply_updates(ref, updates)
+    assert not any(compiled_steps)
+    np.testing.assert_array_equal(params["W"], ref["W"])
+    assert not np.array_equal(params["W"], W)
 
 
 @needs_extension
@@ -138,27 +184,32 @@ def test_extension_rejects_bad_calls():
     from mlplab import _sweep
     a = np.zeros(10, np.float32)
     adam = bytes([_sweep.RULES["adam"][0]])
+    scalars = (0.9, 0.1, 0.999, 0.001, 0.3, 3e-10, 0.0)
     with pytest.raises(ValueError, match="unknown rule"):
         _sweep.sweep(bytes([200]), (), True, a, a.copy())
     with pytest.raises(ValueError, match="do not match"):
         _sweep.sweep(adam, (0.9, 0.999), True, a, a.copy(), a.copy(), a.copy())
     with pytest.raises(ValueError, match="float32 or float64, all alike, of one length"):
-        _sweep.sweep(adam, (0.9, 0.999, 1.0, 0.0), True, a, a.copy(), a[:5].copy(), a.copy())
+        _sweep.sweep(adam, scalars, True, a, a.copy(), a[:5].copy(), a.copy())
     with pytest.raises(ValueError, match="float32 or float64"):
-        _sweep.sweep(adam, (0.9, 0.999, 1.0, 0.0), True, a, a.copy(), a.astype(np.float64),
-                     a.copy())
+        _sweep.sweep(adam, scalars, True, a, a.copy(), a.astype(np.float64), a.copy())
     with pytest.raises(ValueError, match="read-only"):
         ro = a.copy()
         ro.flags.writeable = False
-        _sweep.sweep(adam, (0.9, 0.999, 1.0, 0.0), True, a, a.copy(), ro, a.copy())
+        _sweep.sweep(adam, scalars, True, a, a.copy(), ro, a.copy())
 
 
-def test_a_rule_must_match_its_transform():
-    if not compiled.AVAILABLE:
+def test_every_plan_names_rules_the_extension_has():
+    if not fast.AVAILABLE:
         pytest.skip("mlplab._sweep was not built")
-    with pytest.raises(ValueError, match="compiled rule 'adam' does not match"):
-        optim.elementwise_transform(lambda p: {}, lambda s: (s, ()), ("m",), lambda g, u, m: g,
-                                    rule="adam")
+    params = {"w": np.zeros(3)}
+    for name, (make_plan, kinds) in fast.PLANS.items():
+        opt = optim.get_optimizer(name)
+        state = opt.init(params)
+        assert tuple(type(s) for s in state.inner_state) == kinds, name
+        plan = make_plan(state.hyperparams, state.inner_state, np.dtype("float64"))
+        assert sum(fast.RULES[r][2] for r in plan.rules) == len(plan.scalars), name
+        assert sum(fast.RULES[r][1] for r in plan.rules) == len(plan.arrays("w")), name
 
 
 def test_switch_and_environment(kernels, monkeypatch):
@@ -181,4 +232,4 @@ def test_extension_is_built_where_a_compiler_is():
     compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(compiler) is None:
         pytest.skip(f"no C compiler ({compiler}): mlplab runs its NumPy kernels")
-    assert compiled.AVAILABLE, "mlplab._sweep was not built although a C compiler is installed"
+    assert fast.AVAILABLE, "mlplab._sweep was not built although a C compiler is installed"

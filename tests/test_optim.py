@@ -132,9 +132,33 @@ def test_schedule_drives_learning_rate_and_round_trips():
     rebuilt = optim.get_optimizer(opt.spec)
     assert rebuilt.spec == opt.spec
     assert optim.current_learning_rate(state) == pytest.approx(0.025)
-    optim.scale_learning_rate(state, 0.5)
-    updates, state = opt.update({"w": np.ones(1)}, state, params)
-    assert -updates["w"][0] == pytest.approx(0.0125)
+    with pytest.raises(ValueError, match=r"X: learning_rate follows a schedule, which sets it"):
+        optim.set_hyperparams(state, "X", learning_rate=0.01)
+
+
+def test_injected_learning_rate_is_state_a_callback_may_set():
+    """inject_hyperparams: the rate lives in the state; setting it changes the next update
+    (sgd: u = -eta g) and leaves the old state as it was."""
+    opt = optim.sgd(0.1)
+    params = {"w": np.zeros(1)}
+    state = opt.init(params)
+    assert state.hyperparams == {"learning_rate": 0.1}
+    lowered = optim.set_hyperparams(state, learning_rate=0.025)
+    assert optim.current_learning_rate(state) == 0.1  # a new state: the old one is unchanged
+    updates, lowered = opt.update({"w": np.ones(1)}, lowered, params)
+    assert updates["w"][0] == -0.025 and optim.current_learning_rate(lowered) == 0.025
+    with pytest.raises(ValueError, match=r"set_hyperparams: the optimizer has no injected mu "
+                                         r"\(its hyperparameters: \['learning_rate'\]\)"):
+        optim.set_hyperparams(state, mu=0.5)
+    with pytest.raises(ValueError, match=r"no injected learning_rate .*mlplab.optim.inject_hyperparams"):
+        optim.set_hyperparams(optim.chain(optim.clip(1.0)).init(params), learning_rate=0.1)
+    custom = optim.inject_hyperparams(lambda learning_rate, decay: optim.chain(
+        optim.scale_by_learning_rate(learning_rate), optim.trace(decay)))(learning_rate=0.5,
+                                                                          decay=0.5)
+    state = custom.init(params)
+    for _ in range(2):
+        updates, state = custom.update({"w": np.ones(1)}, state, params)
+    assert updates["w"][0] == -0.5 * 1.5  # v = 0.5 (-0.5) - 0.5
 
 
 def test_optimizer_errors():
@@ -149,66 +173,62 @@ def test_optimizer_errors():
         optim.get_optimizer({"name": "sgd", "config": {"lr": 0.1}})
 
 
-# -- fused elementwise sweeps: the same arithmetic as the transforms run one by one -----------------
+# -- purity: updates are new arrays, the inputs untouched ------------------------------------------
 
-def _one_by_one(*transforms):
-    """The chain's transforms run as separate updates (the unfused reference)."""
-    def init(params):
-        return tuple(t.init(params) for t in transforms)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_update_is_pure(name):
+    """Two updates on one transform share no output array, and neither writes its grads,
+    state or params (the issue's ``ua["w"] is ub["w"]``)."""
+    opt = CASES[name][0]()
+    rng = np.random.default_rng(3)
+    pA, pB = ({"w": rng.standard_normal((4, 3))} for _ in range(2))
+    sA, sB = opt.init(pA), opt.init(pB)
+    gA, gB = ({"w": rng.standard_normal((4, 3))} for _ in range(2))
+    copies = [{k: v.copy() for k, v in d.items()} for d in (pA, pB, gA, gB)]
+    _, sA = opt.update(gA, sA, pA)  # a state with nonzero moments, then two updates from it
+    frozen = checkpoint_leaves(sA)
+    ua, sa2 = opt.update(gA, sA, pA)
+    ub, sb2 = opt.update(gB, sA, pB)
+    assert ua["w"] is not ub["w"] and not np.array_equal(ua["w"], ub["w"])
+    for d, c in zip((pA, pB, gA, gB), copies):
+        np.testing.assert_array_equal(d["w"], c["w"])
+    after = checkpoint_leaves(sA)
+    assert frozen.keys() == after.keys()
+    for k in frozen:
+        np.testing.assert_array_equal(after[k], frozen[k], err_msg=k)
+    assert not any(a is b for a in checkpoint_leaves(sa2).values()
+                   for b in checkpoint_leaves(sb2).values() if isinstance(a, np.ndarray))
 
-    def update(grads, state, params):
-        new = []
-        for t, s in zip(transforms, state):
-            grads, s = t.update(grads, s, params)
-            new.append(s)
-        return grads, tuple(new)
-    return init, update
+
+def checkpoint_leaves(state):
+    from mlplab.train.checkpoint import _leaves
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in _leaves(state)}
 
 
-FUSABLE = {
-    "adam": lambda: optim.scale_by_adam(),
-    "rms": lambda: optim.scale_by_rms(0.9),
-    "adagrad": lambda: optim.scale_by_adagrad(),
-    "adadelta": lambda: optim.scale_by_adadelta(),
-    "momentum": lambda: optim.trace(0.9),
-    "nesterov": lambda: optim.trace(0.9, nesterov=True),
-}
+def test_adam_state_holds_m_and_v_as_the_formula_says():
+    """After two steps m and v are the closed forms b1 (1-b1) g1 + (1-b1) g2 and likewise v."""
+    opt = optim.adam(0.1, b1=0.9, b2=0.99)
+    params = {"w": np.zeros(2)}
+    g1, g2 = np.array([0.5, -2.0]), np.array([1.0, 3.0])
+    state = opt.init(params)
+    for g in (g1, g2):
+        _, state = opt.update({"w": g}, state, params)
+    adam_state = state.inner_state[0]
+    assert adam_state.t == 2
+    np.testing.assert_allclose(adam_state.m["w"], 0.9 * 0.1 * g1 + 0.1 * g2, rtol=1e-15)
+    np.testing.assert_allclose(adam_state.v["w"], 0.99 * 0.01 * g1 ** 2 + 0.01 * g2 ** 2,
+                               rtol=1e-15)
 
 
 @pytest.fixture(params=[False, True], ids=["numpy-kernels", "compiled-kernels"])
 def kernel_kind(request):
-    """Run a test with NumPy kernels, then with compiled ones (when the extension is built)."""
-    from mlplab.optim import compiled
-    if request.param and not compiled.AVAILABLE:
+    """Run a test with the readable transforms, then with the compiled step (when built)."""
+    from mlplab.optim import fast
+    if request.param and not fast.AVAILABLE:
         pytest.skip("mlplab._sweep was not built")
     mlplab.set_compiled_kernels(request.param)
     yield request.param
     mlplab.set_compiled_kernels(None)
-
-
-@pytest.mark.parametrize("name", sorted(FUSABLE))
-def test_fused_chain_equals_transforms_one_by_one(name, rng, kernel_kind):
-    """clip -> T -> learning rate, fused into one chunked sweep (so T reads the buffer it writes),
-    and fused with w += u, gives bit-identical parameters to the unfused updates; arrays larger
-    than a chunk exercise the chunking."""
-    from mlplab._parallel import CHUNK
-    shapes = {"W": (CHUNK // 100 + 7, 150), "b": (150,)}
-    params = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
-    ref_params = {k: v.copy() for k, v in params.items()}
-    fused = optim.chain(optim.clip(0.5), FUSABLE[name](), optim.scale_by_learning_rate(0.01))
-    assert fused.elementwise is not None
-    init, update = _one_by_one(optim.clip(0.5), FUSABLE[name](), optim.scale_by_learning_rate(0.01))
-    state, ref_state = fused.init(params), init(ref_params)
-    for _ in range(20):
-        grads = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
-        before = {k: g.copy() for k, g in grads.items()}
-        state = optim.update_and_apply(fused, grads, state, params)
-        updates, ref_state = update(grads, ref_state, ref_params)
-        optim.apply_updates(ref_params, updates)
-        for k in grads:
-            np.testing.assert_array_equal(grads[k], before[k])  # gradients are never written
-    for k in params:
-        np.testing.assert_array_equal(params[k], ref_params[k])
 
 
 def test_threads_and_chunks_do_not_change_results(rng, kernel_kind):

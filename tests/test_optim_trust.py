@@ -160,7 +160,7 @@ def test_configure_schedules_drives_the_optimizer_and_checks_its_arguments():
     """sgd with an epoch-unit schedule, 3 updates per epoch: the step is -eta_epoch g."""
     opt = optim.sgd(optim.StepDecay(0.2, drop=0.5, every=1, unit="epoch"))
     state = optim.configure_schedules(opt.init({"w": np.zeros(1)}), steps_per_epoch=3, epochs=3)
-    assert state[0]["steps_per_epoch"] == 3 and state[0]["end_epoch"] == 3
+    assert state.steps_per_epoch == 3 and state.end_epoch == 3
     rates, _ = _steps(opt, [1.0, -2.0, 0.5] * 3, state)
     assert rates == pytest.approx([0.2] * 3 + [0.1] * 3 + [0.05] * 3)
     with pytest.raises(ValueError, match=r"configure_schedules: steps_per_epoch must be an int "
@@ -196,8 +196,8 @@ def test_trainer_epoch_schedule_lr_per_epoch_and_resume(tmp_path):
     first.save(tmp_path / "ck.npz")
     resumed = _trainer(mlplab.sgd(sched), epochs=2)
     resumed.load(tmp_path / "ck.npz")
-    assert resumed.opt_state[0]["steps_per_epoch"] == 3
-    assert isinstance(resumed.opt_state[0]["end_epoch"], int)
+    assert resumed.opt_state.steps_per_epoch == 3
+    assert isinstance(resumed.opt_state.end_epoch, int)
     resumed.fit(X, y, epochs=1)
     assert resumed.history.history["lr"][-1] == pytest.approx(0.025)
 

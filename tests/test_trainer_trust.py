@@ -38,6 +38,8 @@ def linear_trainer(optimizer, *, epochs, xp=np, dtype="float32", batch_size=None
 def leaves(state):
     """The arrays and numbers of a (nested) optimizer state, in order, as NumPy / Python; not
     the fit's horizon (``end_epoch``), which differs between a long fit and a short one."""
+    if hasattr(state, "_asdict"):  # the optimizers' NamedTuple states, by field
+        state = state._asdict()
     if isinstance(state, dict):
         return [x for k, v in state.items() if k != "end_epoch" for x in leaves(v)]
     if isinstance(state, (tuple, list)):

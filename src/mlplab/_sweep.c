@@ -1,34 +1,38 @@
-/* Fused optimizer sweeps: the optional compiled twin of mlplab.optim's NumPy kernels.
+/* Fused optimizer steps: the optional compiled twin of mlplab.optim's readable transforms.
  *
- * NumPy runs an optimizer step one ufunc at a time, each a pass over every parameter (Adam with
- * its learning rate and w += u: 11 passes). Here a chain of update rules runs block by block: a
- * block of the gradient is copied into a small buffer u that stays in L1, every rule of the
- * chain updates u (and its own state) in place, then w += u (or out = u). Memory is read and
- * written once per step.
+ * NumPy runs an optimizer step one array operation at a time, each a pass over every parameter
+ * (Adam with its learning rate and w += u: about 20). Here an optimizer's chain of update rules
+ * runs block by block: a block of the gradient is copied into a small buffer u that stays in
+ * L1, every rule of the chain updates u (and its own state) in place, then w += u (or out = u).
+ * Memory is read and written once per step. mlplab/optim/fast.py is the only caller.
  *
- * Each rule does the float operations of its NumPy kernel (mlplab/optim/transforms.py), in the
- * same order and precision, and the build turns off FMA contraction, so the two paths give the
- * same bits; the tests compare them. Rules and their state arrays / scalars:
+ * Each rule does the float operations of its readable transform (mlplab/optim/transforms.py),
+ * in the same order and precision, and the build turns off FMA contraction, so the two paths
+ * give the same bits; the tests compare them. Rules, their state arrays and their scalars
+ * (c = 1 - decay, passed so that it is rounded as Python rounds it; F(x) = 0 where |x| < thr,
+ * else x: the flush of would-be subnormals, thr = 0 on updates that do not flush):
  *
- *   SCALE     -             s        u = u * s
- *   MOMENTUM  v             mu       v = v * mu + u;  u = v
- *   NESTEROV  v             mu       v = v * mu + u;  u = u + v * mu
- *   ADAGRAD   G             eps      G = G + u * u;   u = u / (sqrt(G) + eps)
- *   RMS       E             rho eps  E = (E - u^2) * rho + u^2;  u = u / (sqrt(E) + eps)
- *   ADADELTA  E D           rho eps  E = (E - u^2) rho + u^2;
- *                                    d = sqrt(D + eps) / sqrt(E + eps) * u;
- *                                    D = (D - d^2) rho + d^2;  u = d
- *   ADAM      m v           b1 b2 a e   m = m b1 + u;  v = v b2 + u^2;  u = m / (sqrt(v) + e) * a
- *   CLIP      -             c        u = min(max(u, -c), c)  (NaN stays NaN)
+ *   SCALE     -    s                          u = s * u
+ *   MOMENTUM  v    mu thr                     v = mu v + u;  u = v;  v = F(v)
+ *   NESTEROV  v    mu thr                     v = mu v + u;  u = u + mu v;  v = F(v)
+ *   ADAGRAD   G    eps                        G = G + u u;  u = u / (sqrt(G) + eps)
+ *   RMS       E    rho c eps thr              E = rho E + c u u;  u = u / (sqrt(E) + eps);
+ *                                             E = F(E)
+ *   ADADELTA  E D  rho c eps thr              E = rho E + c u u;
+ *                                             d = sqrt(D + eps) / sqrt(E + eps) u;
+ *                                             D = rho D + c d d;  u = d;  E, D = F(E), F(D)
+ *   ADAM      m v  b1 c1 b2 c2 a e thr       m = b1 m + c1 u;  v = b2 v + c2 u u;
+ *                                             u = a m / (sqrt(v) + e);  m, v = F(m), F(v)
+ *                                             (a, e: the bias-corrected rate and epsilon)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
 #include <string.h>
 
-enum { SCALE, MOMENTUM, NESTEROV, ADAGRAD, RMS, ADADELTA, ADAM, CLIP, N_RULES };
-static const int N_STATE[N_RULES] = {0, 1, 1, 1, 1, 2, 2, 0};
-static const int N_SCALARS[N_RULES] = {1, 1, 1, 1, 2, 2, 4, 1};
+enum { SCALE, MOMENTUM, NESTEROV, ADAGRAD, RMS, ADADELTA, ADAM, N_RULES };
+static const int N_STATE[N_RULES] = {0, 1, 1, 1, 1, 2, 2};
+static const int N_SCALARS[N_RULES] = {1, 2, 2, 1, 4, 4, 7};
 
 #define BLOCK 512
 #define MAX_ARRAYS 16
@@ -42,8 +46,8 @@ static const int N_SCALARS[N_RULES] = {1, 1, 1, 1, 2, 2, 4, 1};
 #define VECTOR_CLONES
 #endif
 
-/* One function per element type; T is float or double, SQRT its square root. */
-#define DEFINE_SWEEP(NAME, T, SQRT)                                                            \
+/* One function per element type; T is float or double, SQRT and ABS its functions. */
+#define DEFINE_SWEEP(NAME, T, SQRT, ABS)                                                       \
 VECTOR_CLONES static void NAME(Py_ssize_t n, const unsigned char *prog, Py_ssize_t n_rules,    \
                                const double *scalars_in, int apply, const T *g, T *out,        \
                                T **state)                                                      \
@@ -59,19 +63,21 @@ VECTOR_CLONES static void NAME(Py_ssize_t n, const unsigned char *prog, Py_ssize
             switch (prog[r]) {                                                                 \
             case SCALE: {                                                                      \
                 const T c = s[si];                                                             \
-                for (Py_ssize_t i = 0; i < len; i++) u[i] = u[i] * c;                          \
+                for (Py_ssize_t i = 0; i < len; i++) u[i] = c * u[i];                          \
                 break; }                                                                       \
             case MOMENTUM: {                                                                   \
                 T *x = state[ai] + start;                                                      \
-                const T mu = s[si];                                                            \
+                const T mu = s[si], thr = s[si + 1];                                           \
                 for (Py_ssize_t i = 0; i < len; i++) {                                         \
-                    T v = x[i] * mu + u[i]; x[i] = v; u[i] = v; }                              \
+                    T v = mu * x[i] + u[i]; u[i] = v;                                          \
+                    x[i] = ABS(v) < thr ? (T)0 : v; }                                          \
                 break; }                                                                       \
             case NESTEROV: {                                                                   \
                 T *x = state[ai] + start;                                                      \
-                const T mu = s[si];                                                            \
+                const T mu = s[si], thr = s[si + 1];                                           \
                 for (Py_ssize_t i = 0; i < len; i++) {                                         \
-                    T v = x[i] * mu + u[i]; x[i] = v; u[i] = u[i] + v * mu; }                  \
+                    T v = mu * x[i] + u[i]; u[i] = u[i] + mu * v;                              \
+                    x[i] = ABS(v) < thr ? (T)0 : v; }                                          \
                 break; }                                                                       \
             case ADAGRAD: {                                                                    \
                 T *x = state[ai] + start;                                                      \
@@ -81,31 +87,32 @@ VECTOR_CLONES static void NAME(Py_ssize_t n, const unsigned char *prog, Py_ssize
                 break; }                                                                       \
             case RMS: {                                                                        \
                 T *x = state[ai] + start;                                                      \
-                const T rho = s[si], eps = s[si + 1];                                          \
+                const T rho = s[si], c = s[si + 1], eps = s[si + 2], thr = s[si + 3];          \
                 for (Py_ssize_t i = 0; i < len; i++) {                                         \
-                    T g2 = u[i] * u[i]; T E = (x[i] - g2) * rho + g2; x[i] = E;                \
-                    u[i] = u[i] / (SQRT(E) + eps); }                                           \
+                    T E = rho * x[i] + c * u[i] * u[i];                                        \
+                    u[i] = u[i] / (SQRT(E) + eps);                                             \
+                    x[i] = ABS(E) < thr ? (T)0 : E; }                                          \
                 break; }                                                                       \
             case ADADELTA: {                                                                   \
                 T *x = state[ai] + start, *y = state[ai + 1] + start;                          \
-                const T rho = s[si], eps = s[si + 1];                                          \
+                const T rho = s[si], c = s[si + 1], eps = s[si + 2], thr = s[si + 3];          \
                 for (Py_ssize_t i = 0; i < len; i++) {                                         \
-                    T g2 = u[i] * u[i]; T E = (x[i] - g2) * rho + g2; x[i] = E;                \
+                    T E = rho * x[i] + c * u[i] * u[i];                                        \
                     T d = SQRT(y[i] + eps) / SQRT(E + eps) * u[i];                             \
-                    T d2 = d * d; y[i] = (y[i] - d2) * rho + d2; u[i] = d; }                   \
+                    T D = rho * y[i] + c * d * d; u[i] = d;                                    \
+                    x[i] = ABS(E) < thr ? (T)0 : E;                                            \
+                    y[i] = ABS(D) < thr ? (T)0 : D; }                                          \
                 break; }                                                                       \
             case ADAM: {                                                                       \
                 T *x = state[ai] + start, *y = state[ai + 1] + start;                          \
-                const T b1 = s[si], b2 = s[si + 1], a = s[si + 2], e = s[si + 3];              \
+                const T b1 = s[si], c1 = s[si + 1], b2 = s[si + 2], c2 = s[si + 3];            \
+                const T a = s[si + 4], e = s[si + 5], thr = s[si + 6];                         \
                 for (Py_ssize_t i = 0; i < len; i++) {                                         \
-                    T m = x[i] * b1 + u[i]; x[i] = m;                                          \
-                    T v = y[i] * b2 + u[i] * u[i]; y[i] = v;                                   \
-                    u[i] = m / (SQRT(v) + e) * a; }                                            \
-                break; }                                                                       \
-            case CLIP: {                                                                       \
-                const T c = s[si];                                                             \
-                for (Py_ssize_t i = 0; i < len; i++) {                                         \
-                    T v = u[i]; u[i] = v > c ? c : (v < -c ? -c : v); }                        \
+                    T m = b1 * x[i] + c1 * u[i];                                               \
+                    T v = b2 * y[i] + c2 * u[i] * u[i];                                        \
+                    u[i] = a * m / (SQRT(v) + e);                                              \
+                    x[i] = ABS(m) < thr ? (T)0 : m;                                            \
+                    y[i] = ABS(v) < thr ? (T)0 : v; }                                          \
                 break; }                                                                       \
             }                                                                                  \
             si += N_SCALARS[prog[r]];                                                          \
@@ -117,8 +124,8 @@ VECTOR_CLONES static void NAME(Py_ssize_t n, const unsigned char *prog, Py_ssize
     }                                                                                          \
 }
 
-DEFINE_SWEEP(sweep_float, float, sqrtf)
-DEFINE_SWEEP(sweep_double, double, sqrt)
+DEFINE_SWEEP(sweep_float, float, sqrtf, fabsf)
+DEFINE_SWEEP(sweep_double, double, sqrt, fabs)
 
 /* sweep(program: bytes, scalars: tuple[float], apply: bool, g, out, *state) -> None
  * All arrays C-contiguous, of one float type ('f' or 'd') and one length; g is only read. */
@@ -201,7 +208,7 @@ static PyMethodDef methods[] = {
 };
 
 static const char *RULE_NAMES[N_RULES] = {"scale", "momentum", "nesterov", "adagrad", "rms",
-                                          "adadelta", "adam", "clip"};
+                                          "adadelta", "adam"};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_sweep",
                                     "Fused optimizer sweeps (see _sweep.c).", -1, methods,

@@ -1,144 +1,56 @@
 """Optimizers as pure update rules over dicts of arrays (optax style), and the one place where
-parameters change: :func:`apply_updates`, or :func:`update_and_apply`, which does the update
-and ``w += u`` in one sweep (compiled when it can be, see :mod:`mlplab.optim.compiled`).
+parameters change: :func:`apply_updates`.
 
 A :class:`Transform` is ``init(params) -> state`` and ``update(grads, state, params) ->
-(updates, state)``; named optimizers are :func:`chain` s of transforms, and the trainer applies
-``params += updates``. The state is returned, never kept on the transform, so it can be saved,
-restored and inspected. NumPy is not JAX: for speed an update may write into the state arrays
-it was given and return them; it never mutates the ``grads`` or ``params`` it receives.
+(updates, state)``; named optimizers are :func:`chain` s of transforms whose hyperparameters
+are injected (:func:`inject_hyperparams`), and the trainer applies ``params += updates``. The
+state is a NamedTuple returned by ``update``, never kept on the transform, so it can be saved,
+restored and inspected. ``update`` is pure: it returns new arrays and never writes the
+``grads``, ``state`` or ``params`` it receives. (Speed lives elsewhere: :mod:`mlplab.optim.fast`
+does the same arithmetic in one compiled sweep that writes in place.)
 """
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Mapping
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .._buffers import Scratch
-from .._parallel import foreach
 from .._typing import Array, Grads, Params
 from ..backend import get_namespace, to_numpy
 from ..errors import check_positive_int
-from .compiled import Element, check_rule, compiled_sweep
+from .schedules import Schedule, get_schedule
 
 State = Any
 Updates = dict[str, Array]
-
-
-class Elementwise(NamedTuple):
-    """How a transform's update runs as one elementwise kernel per parameter array, so that
-    :func:`chain` can fuse a whole chain, and :func:`update_and_apply` the step ``w += u``, into a
-    single sweep (each chunk of the arrays passes through every kernel while it is in cache).
-
-    ``prepare(state) -> (state, args)`` advances the per-step scalars once per update;
-    ``state_arrays(state, key)`` gives the state arrays of one parameter, in kernel order;
-    ``kernel(g, u, *state_arrays, *args)`` returns the update for ``g`` (written into ``u``, or
-    an array of its own such as the velocity), and must work when ``u`` is ``g``;
-    ``finish(state)`` runs after the sweep (e.g. flushing tiny values); ``scratch`` holds ``u``.
-    ``elements`` (optional) name the compiled twins of the kernel (see
-    :mod:`mlplab.optim.compiled`), and ``part_args(args)`` splits the kernel's per-step
-    arguments among them.
-    """
-    prepare: Callable[[Any], tuple[Any, tuple]]
-    state_arrays: Callable[[Any, str], tuple]
-    kernel: Callable[..., Array]
-    finish: Callable[[Any], None] | None
-    scratch: Scratch
-    n_arrays: int  # how many state arrays ``state_arrays`` gives per parameter
-    elements: tuple[Element, ...] | None = None
-    part_args: Callable[[tuple], tuple[tuple, ...]] = lambda args: (args,)
 
 
 class Transform(NamedTuple):
     """An update rule: ``init(params) -> state``, ``update(grads, state, params) -> (updates, state)``.
 
     ``spec`` (``{"name", "config"}``) lets a named optimizer be saved and rebuilt;
-    ``elementwise`` (optional) lets it be fused with its neighbours and the step.
+    ``scheduled`` (with :func:`inject_hyperparams`) gives the values its schedules set for the
+    next update of a state.
     """
     init: Callable[[Params], State]
-    update: Callable[[Grads, State, Params], tuple[Updates, State]]
+    update: Callable[[Grads, State, Params | None], tuple[Updates, State]]
     spec: dict | None = None
-    elementwise: Elementwise | None = None
+    scheduled: Callable[[State], dict[str, float]] | None = None
 
 
-def _from_elementwise(init: Callable, ew: Elementwise, spec: dict | None) -> Transform:
-    return Transform(init, lambda grads, state, params: _sweep(ew, grads, state), spec, ew)
-
-
-def elementwise_transform(init: Callable, prepare: Callable, arrays: tuple[str, ...],
-                          kernel: Callable, finish: Callable | None = None,
-                          spec: dict | None = None, rule: str | None = None,
-                          constants: tuple = ()) -> Transform:
-    """A Transform from an elementwise kernel over the state dicts named by ``arrays``;
-    ``rule`` names the compiled twin of ``kernel`` (scalars: ``constants``, then the per-step
-    arguments of ``prepare``; see :mod:`mlplab.optim.compiled`)."""
-    elements = None
-    if rule is not None:
-        check_rule(rule, len(constants), len(arrays))
-        elements = (Element(rule, tuple(constants), len(arrays)),)
-    ew = Elementwise(prepare, lambda state, k: tuple(state[name][k] for name in arrays), kernel,
-                     finish, Scratch(), len(arrays), elements)
-    return _from_elementwise(init, ew, spec)
-
-
-def _sweep(ew: Elementwise, grads: Grads, state: State, params: Params | None = None):
-    """Run ``ew`` once over every parameter: (updates, state), or with ``params`` also
-    w <- w + u in the same sweep (then the updates are not kept). Compiled when it can be."""
-    state, args = ew.prepare(state)
-    scratch = ew.scratch
-    apply = params is not None
-    out = params if apply else {k: scratch.like(k, g) for k, g in grads.items()}
-    if compiled_sweep(ew.elements, ew.part_args, args, grads,
-                      lambda k: ew.state_arrays(state, k), out, apply):
-        pass  # done in one compiled loop
-    elif apply:
-        foreach(_to_params, [(g, scratch.like(k, g), params[k], *ew.state_arrays(state, k))
-                             for k, g in grads.items()], ew.kernel, args)
-    else:
-        foreach(_to_updates, [(g, out[k], *ew.state_arrays(state, k)) for k, g in grads.items()],
-                ew.kernel, args)
-    if ew.finish is not None:
-        ew.finish(state)
-    return (None if apply else out), state
-
-
-def _to_updates(g, u, *rest):
-    *arrays, kernel, args = rest
-    result = kernel(g, u, *arrays, *args)
-    if result is not u:
-        u[...] = result
-
-
-def _to_params(g, u, w, *rest):
-    *arrays, kernel, args = rest
-    w += kernel(g, u, *arrays, *args)
-
-
-def update_and_apply(transform: Transform, grads: Grads, state: State, params: Params) -> State:
-    """``updates, state = transform.update(grads, state, params); apply_updates(params, updates)``
-    in one sweep over the arrays when the transform is elementwise; returns the new state."""
-    if transform.elementwise is None:
-        updates, state = transform.update(grads, state, params)
-        apply_updates(params, updates)
-        return state
-    return _sweep(transform.elementwise, grads, state, params)[1]
+class EmptyState(NamedTuple):
+    """The state of a transform that keeps none (clipping, a constant scale)."""
 
 
 def chain(*transforms: Transform, spec: dict | None = None) -> Transform:
-    """Apply ``transforms`` in order, each to the previous one's output; state is a tuple.
-
-    When every transform is elementwise the chain is too, and its update is one fused sweep
-    (the same arithmetic, in the same order, as running them one after another).
-    """
+    """Apply ``transforms`` in order, each to the previous one's output; the state is a tuple
+    with one entry per transform."""
     def init(params):
         return tuple(t.init(params) for t in transforms)
 
-    parts = [t.elementwise for t in transforms]
-    if transforms and all(p is not None for p in parts):
-        return _from_elementwise(init, _fuse(parts), spec)
-
-    def update(grads, state, params):
+    def update(grads, state, params=None):
         new_state = []
         for t, s in zip(transforms, state):
             grads, s = t.update(grads, s, params)
@@ -148,46 +60,136 @@ def chain(*transforms: Transform, spec: dict | None = None) -> Transform:
     return Transform(init, update, spec)
 
 
-def _fuse(parts: list[Elementwise]) -> Elementwise:
-    """One Elementwise running ``parts`` in order on each chunk (state: a tuple, one per part)."""
-    def prepare(state):
-        prepared = [p.prepare(s) for p, s in zip(parts, state)]
-        return tuple(s for s, _ in prepared), (tuple(args for _, args in prepared),)
-
-    def state_arrays(state, k):
-        return tuple(a for p, s in zip(parts, state) for a in p.state_arrays(s, k))
-
-    def kernel(g, u, *rest):
-        *arrays, per_part = rest
-        start, src = 0, g
-        for p, args in zip(parts, per_part):
-            src = p.kernel(src, u, *arrays[start:start + p.n_arrays], *args)
-            start += p.n_arrays
-        return src
-
-    def finish(state):
-        for p, s in zip(parts, state):
-            if p.finish is not None:
-                p.finish(s)
-
-    def part_args(args):
-        return tuple(a for p, pa in zip(parts, args[0]) for a in p.part_args(pa))
-
-    elements = None
-    if all(p.elements for p in parts):
-        elements = tuple(e for p in parts for e in p.elements)
-    return Elementwise(prepare, state_arrays, kernel, finish, Scratch(),
-                       sum(p.n_arrays for p in parts), elements, part_args)
-
-
-def _add_kernel(p, u):
-    p += u
-
-
 def apply_updates(params: Params, updates: Updates) -> None:
     """w <- w + u for every parameter, in place (so every view of the parameters sees it)."""
-    foreach(_add_kernel, [(p, updates[k]) for k, p in params.items()])
+    for k, p in params.items():
+        p += updates[k]
 
+
+# -- hyperparameters in the state (optax's inject_hyperparams) -----------------------------------
+
+class InjectHyperparamsState(NamedTuple):
+    """The state of an optimizer built by :func:`inject_hyperparams`.
+
+    ``hyperparams`` are the numbers the next update uses; a callback may change them
+    (:func:`set_hyperparams`: ``ReduceLROnPlateau`` sets ``learning_rate``). ``scheduled`` are
+    the values the schedules gave the last update (before any: the first); they are the
+    schedules', not a callback's. ``count`` updates were made; ``steps_per_epoch`` and
+    ``end_epoch`` are what epoch-unit schedules and those without a horizon need (0 until
+    :func:`configure_schedules`).
+    """
+    count: int
+    hyperparams: dict[str, float]
+    scheduled: dict[str, float]
+    inner_state: State
+    steps_per_epoch: int = 0
+    end_epoch: int = 0
+
+
+def inject_hyperparams(make: Callable[..., Transform], *,
+                       spec: dict | None = None) -> Callable[..., Transform]:
+    """``inject_hyperparams(adam_chain)(learning_rate=0.01, b1=0.9, ...)``: the transform
+    ``make(**hyperparams)`` with its hyperparameters kept in the state, where a callback may
+    change them, and any given as a :class:`~mlplab.optim.Schedule` (or a schedule spec)
+    evaluated at every update.
+
+    Each update rebuilds ``make`` with the current values, as optax does; the values are checked
+    once here, by building it with the first ones.
+    """
+    def build(**given: Any) -> Transform:
+        schedules = {k: get_schedule(v) for k, v in given.items() if _is_schedule(v)}
+        numbers_ = {k: float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool)
+                    else v for k, v in given.items() if k not in schedules}
+        built = _last_built(make)
+        built({**numbers_, **{k: s(0) for k, s in schedules.items()}})  # check the values now
+
+        def scheduled_at(state: InjectHyperparamsState) -> dict[str, float]:
+            per_epoch = state.steps_per_epoch
+            return {k: s.at_step(state.count, per_epoch, state.end_epoch * per_epoch)
+                    for k, s in schedules.items()}
+
+        def init(params):
+            scheduled = {k: s(0) for k, s in schedules.items()}
+            inner = built({**numbers_, **scheduled})
+            return InjectHyperparamsState(0, dict(numbers_), scheduled, inner.init(params))
+
+        def update(grads, state, params=None):
+            scheduled = scheduled_at(state)
+            inner = built({**state.hyperparams, **scheduled})
+            updates, inner_state = inner.update(grads, state.inner_state, params)
+            return updates, state._replace(count=state.count + 1, scheduled=scheduled,
+                                           inner_state=inner_state)
+
+        return Transform(init, update, spec, scheduled_at)
+    return build
+
+
+def _is_schedule(value: Any) -> bool:
+    return isinstance(value, (Schedule, str, Mapping))
+
+
+def _last_built(make: Callable[..., Transform]) -> Callable[[dict], Transform]:
+    """``make(**values)``, rebuilt only when the values change (they change rarely: a schedule
+    step, a callback), so an update costs no construction."""
+    last: list = [None, None]
+
+    def built(values: dict) -> Transform:
+        if values != last[0]:
+            last[:] = [dict(values), make(**values)]
+        return last[1]
+    return built
+
+
+def current_hyperparams(state: State) -> dict[str, float]:
+    """The hyperparameters of the last update (before any: of the first), by name; empty for a
+    state without injected hyperparameters."""
+    if isinstance(state, InjectHyperparamsState):
+        return {**state.hyperparams, **state.scheduled}
+    return {}
+
+
+def current_learning_rate(state: State) -> float | None:
+    """The learning rate of the last update (before any: of the first), or None."""
+    return current_hyperparams(state).get("learning_rate")
+
+
+def set_hyperparams(state: State, owner: str = "set_hyperparams", **values: float) -> State:
+    """A copy of ``state`` whose next update uses ``values`` (e.g. ``learning_rate=0.01``).
+
+    Raises a ValueError naming ``owner`` for a hyperparameter the state does not have, or one
+    that follows a schedule (the schedule sets it at every update).
+    """
+    hyperparams = state.hyperparams if isinstance(state, InjectHyperparamsState) else {}
+    for name in values:
+        if name not in hyperparams:
+            if name in current_hyperparams(state):
+                raise ValueError(f"{owner}: {name} follows a schedule, which sets it at every "
+                                 "update; give a constant rate to change it from a callback")
+            raise ValueError(f"{owner}: the optimizer has no injected {name} (its "
+                             f"hyperparameters: {sorted(hyperparams)}); build it with "
+                             "mlplab.optim.inject_hyperparams, as the named optimizers are")
+    return state._replace(hyperparams={**hyperparams, **values})
+
+
+def configure_schedules(state: State, *, steps_per_epoch: int, epochs: int) -> State:
+    """Tell the learning-rate schedules of an optimizer state how many updates make an epoch
+    and the epoch at which this fit ends (``Trainer.fit`` calls it at every fit); returns the
+    new state.
+
+    Epoch-unit schedules need the first, schedules without a horizon (``CosineDecay`` without
+    ``decay_steps``) both. The horizon is set once, by the first fit, and kept: a later fit
+    continues the same schedule (past its end, at its final rate) instead of starting a new
+    decay.
+    """
+    steps_per_epoch = check_positive_int("configure_schedules", "steps_per_epoch", steps_per_epoch)
+    epochs = check_positive_int("configure_schedules", "epochs", epochs, minimum=0)
+    if not isinstance(state, InjectHyperparamsState):
+        return state  # nothing scheduled
+    return state._replace(steps_per_epoch=steps_per_epoch,
+                          end_epoch=state.end_epoch or epochs)  # 0: not set yet
+
+
+# -- flat vectors for the full-batch solvers ----------------------------------------------------
 
 def ravel(arrays: Params) -> np.ndarray:
     """The arrays of a Params/Grads dict as one flat NumPy vector, in key order (full-batch
@@ -207,45 +209,3 @@ def assign_flat(params: Params, w: np.ndarray) -> None:
         start += size
     if start != w.shape[0]:
         raise ValueError(f"assign_flat: got {w.shape[0]} values for {start} parameters")
-
-
-# -- learning-rate access for callbacks (ReduceLROnPlateau) and logs -------------------------------
-
-def _lr_states(state: State):
-    if isinstance(state, dict) and "lr_multiplier" in state:
-        yield state
-    elif isinstance(state, (tuple, list)):
-        for s in state:
-            yield from _lr_states(s)
-
-
-def current_learning_rate(state: State) -> float | None:
-    """The learning rate of the last update (before any: of the first), or None."""
-    for s in _lr_states(state):
-        return s["learning_rate"]
-    return None
-
-
-def scale_learning_rate(state: State, factor: float) -> None:
-    """Multiply the learning rate of every ``scale_by_learning_rate`` in ``state`` by ``factor``."""
-    for s in _lr_states(state):
-        s["lr_multiplier"] *= factor
-        s["learning_rate"] *= factor
-
-
-def configure_schedules(state: State, *, steps_per_epoch: int, epochs: int) -> State:
-    """Tell every learning-rate schedule in an optimizer state how many updates make an epoch
-    and the epoch at which this fit ends (``Trainer.fit`` calls it at every fit).
-
-    Epoch-unit schedules need the first, schedules without a horizon (``CosineDecay`` without
-    ``decay_steps``) both. The horizon is set once, by the first fit, and kept: a later fit
-    continues the same schedule (past its end, at its final rate) instead of starting a new
-    decay. Updates ``state`` in place and returns it.
-    """
-    steps_per_epoch = check_positive_int("configure_schedules", "steps_per_epoch", steps_per_epoch)
-    epochs = check_positive_int("configure_schedules", "epochs", epochs, minimum=0)
-    for s in _lr_states(state):
-        s["steps_per_epoch"] = steps_per_epoch
-        if not s["end_epoch"]:  # 0: not set yet
-            s["end_epoch"] = epochs
-    return state

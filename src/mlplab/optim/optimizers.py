@@ -1,14 +1,15 @@
 """Named optimizers: chains of transforms with the classic defaults, and their registry."""
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any, Callable
 
 import numpy as np
 
 from .._registry import Registry, split_spec
-from .base import Transform, chain
-from .schedules import Schedule, serialize_schedule
+from .base import Transform, chain, inject_hyperparams
+from .schedules import Constant, Schedule, get_schedule, serialize_schedule
 from .solvers import Solver, lbfgs, newton
 from .transforms import (scale_by_adadelta, scale_by_adagrad, scale_by_adam,
                          scale_by_learning_rate, scale_by_rms, trace)
@@ -25,62 +26,76 @@ def _spec(name: str, **config: Any) -> dict:
     return {"name": name, "config": config}
 
 
-@OPTIMIZERS.register("sgd")
+def _named(name: str) -> Callable[[Callable[..., Transform]], Callable[..., Transform]]:
+    """Register the chain ``make(learning_rate, ...)`` as optimizer ``name``, its
+    hyperparameters injected into the state (:func:`~mlplab.optim.inject_hyperparams`): the
+    learning rate may be a schedule, or a number a callback changes (``ReduceLROnPlateau``)."""
+    def register(make: Callable[..., Transform]) -> Callable[..., Transform]:
+        signature = inspect.signature(make)
+
+        @functools.wraps(make)
+        def optimizer(*args: Any, **kwargs: Any) -> Transform:
+            given = signature.bind(*args, **kwargs)
+            given.apply_defaults()
+            values = dict(given.arguments)
+            rate = get_schedule(values["learning_rate"])  # checks a number too: > 0, finite
+            values["learning_rate"] = rate.learning_rate if type(rate) is Constant else rate
+            return inject_hyperparams(make, spec=_spec(name, **given.arguments))(**values)
+
+        OPTIMIZERS.register(name, optimizer)
+        return optimizer
+    return register
+
+
+@_named("sgd")
 def sgd(learning_rate: Any = 0.01) -> Transform:
     """w <- w - eta g. Full-batch, mini-batch or stochastic is the trainer's batch size."""
-    return chain(scale_by_learning_rate(learning_rate),
-                 spec=_spec("sgd", learning_rate=learning_rate))
+    return chain(scale_by_learning_rate(learning_rate))
 
 
-@OPTIMIZERS.register("momentum")
+@_named("momentum")
 def momentum(learning_rate: Any = 0.01, mu: float = 0.9) -> Transform:
     """v <- mu v - eta g; w <- w + v.
 
     PyTorch's ``SGD(momentum=mu)`` keeps b <- mu b + g and steps w <- w - eta b: the same
     trajectory for a constant eta (v = -eta b); under a schedule the two differ.
     """
-    return chain(scale_by_learning_rate(learning_rate), trace(mu),
-                 spec=_spec("momentum", learning_rate=learning_rate, mu=mu))
+    return chain(scale_by_learning_rate(learning_rate), trace(mu))
 
 
-@OPTIMIZERS.register("nesterov")
+@_named("nesterov")
 def nesterov(learning_rate: Any = 0.01, mu: float = 0.9) -> Transform:
     """Nesterov momentum: v <- mu v - eta g; w <- w - eta g + mu v (PyTorch's form).
 
     References: Sutskever, Martens, Dahl, Hinton, "On the importance of initialization and
     momentum in deep learning" (ICML 2013).
     """
-    return chain(scale_by_learning_rate(learning_rate), trace(mu, nesterov=True),
-                 spec=_spec("nesterov", learning_rate=learning_rate, mu=mu))
+    return chain(scale_by_learning_rate(learning_rate), trace(mu, nesterov=True))
 
 
-@OPTIMIZERS.register("adagrad")
+@_named("adagrad")
 def adagrad(learning_rate: Any = 0.01, eps: float = 1e-7) -> Transform:
     """w <- w - eta g / (sqrt(G) + epsilon), G the running sum of g^2 (PyTorch: eps 1e-10)."""
-    return chain(scale_by_adagrad(eps), scale_by_learning_rate(learning_rate),
-                 spec=_spec("adagrad", learning_rate=learning_rate, eps=eps))
+    return chain(scale_by_adagrad(eps), scale_by_learning_rate(learning_rate))
 
 
-@OPTIMIZERS.register("adadelta")
+@_named("adadelta")
 def adadelta(learning_rate: Any = 1.0, rho: float = 0.95, eps: float = 1e-6) -> Transform:
     """Zeiler's AdaDelta; the unit learning rate makes it rate-free (PyTorch's rho is 0.9)."""
-    return chain(scale_by_adadelta(rho, eps), scale_by_learning_rate(learning_rate),
-                 spec=_spec("adadelta", learning_rate=learning_rate, rho=rho, eps=eps))
+    return chain(scale_by_adadelta(rho, eps), scale_by_learning_rate(learning_rate))
 
 
-@OPTIMIZERS.register("rmsprop")
+@_named("rmsprop")
 def rmsprop(learning_rate: Any = 0.001, rho: float = 0.9, eps: float = 1e-8) -> Transform:
     """w <- w - eta g / (sqrt(E[g^2]) + epsilon) (PyTorch calls rho ``alpha``, default 0.99)."""
-    return chain(scale_by_rms(rho, eps), scale_by_learning_rate(learning_rate),
-                 spec=_spec("rmsprop", learning_rate=learning_rate, rho=rho, eps=eps))
+    return chain(scale_by_rms(rho, eps), scale_by_learning_rate(learning_rate))
 
 
-@OPTIMIZERS.register("adam")
+@_named("adam")
 def adam(learning_rate: Any = 0.001, b1: float = 0.9, b2: float = 0.999,
          eps: float = 1e-8) -> Transform:
     """Adam with bias correction: w <- w - eta m_hat / (sqrt(v_hat) + epsilon)."""
-    return chain(scale_by_adam(b1, b2, eps), scale_by_learning_rate(learning_rate),
-                 spec=_spec("adam", learning_rate=learning_rate, b1=b1, b2=b2, eps=eps))
+    return chain(scale_by_adam(b1, b2, eps), scale_by_learning_rate(learning_rate))
 
 
 OPTIMIZERS.register("newton", newton)

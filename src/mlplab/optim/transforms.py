@@ -1,44 +1,64 @@
-"""Small composable gradient transformations; named optimizers chain them.
+"""Small composable gradient transformations, each its textbook rule; named optimizers chain them.
 
-Each returns a :class:`~mlplab.optim.base.Transform`. Updates of the ``scale_by_*`` transforms
-are *directions*; :func:`scale_by_learning_rate` multiplies by ``-eta`` last, except in momentum
-methods where, as in the classic formulation ``v = mu v - eta g``, the rate is applied first.
-Per the package rule, state arrays are updated in place and returned; received gradients are
-never written. Elementwise transforms are an :class:`~mlplab.optim.base.Elementwise` kernel
-(``chain`` fuses them into one sweep); the updates they return live in work buffers they reuse,
-valid until the next ``update`` call, which is all ``apply_updates`` needs.
+Each returns a :class:`~mlplab.optim.base.Transform` whose ``update`` is pure array-API code:
+it returns new arrays and a new state (a NamedTuple) and never writes what it is given. Updates
+of the ``scale_by_*`` transforms are *directions*; :func:`scale_by_learning_rate` multiplies by
+``-eta`` last, except in momentum methods where, as in the classic formulation
+``v = mu v - eta g``, the rate is applied first. Scalars are Python floats, so float32 arrays
+stay float32 (``(1 - b1) * g`` is float32 under NumPy 2).
+
+These transforms are the reference: :mod:`mlplab.optim.fast` runs the same IEEE operations in
+the same order in compiled code, and the tests check both against each other and against
+``torch.optim``.
+
+Subnormals: state that decays geometrically (momentum's velocity, the running averages of
+RMSProp, AdaDelta and Adam for a unit whose gradient stays 0) would pass through the subnormal
+range, where x86 arithmetic is ~100 times slower. Every :data:`FLUSH_EVERY` updates those
+transforms set state entries below ``tiny * 2^24`` in magnitude to 0 (:func:`flush_tiny`;
+float32: below 2e-31, which changes no update). It is part of the rule, so both paths do it.
 """
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
-from .._buffers import div_into, flush_tiny, mul_into, sqrt_into, zeros_staggered
-from .._parallel import foreach
+from .._typing import Array, Params
 from ..backend import get_namespace
 from ..errors import check_float
-from .base import Transform, elementwise_transform
-from .schedules import get_schedule
+from .base import EmptyState, Transform
+
+#: decaying state is flushed of would-be subnormals every this many updates (the threshold
+#: leaves 24 halvings of headroom, so any decay rate >= 0.5 per update is covered)
+FLUSH_EVERY = 16
 
 
-def _zeros_like(params):
-    return {k: zeros_staggered(get_namespace(p), p.shape, p.dtype) for k, p in params.items()}
+def flush_threshold(xp: Any, dtype: Any) -> float:
+    """The magnitude below which :func:`flush_tiny` sets state to 0: tiny * 2^24 of ``dtype``."""
+    return float(xp.finfo(dtype).smallest_normal) * 2.0 ** 24
 
 
-def _xp(grads):
-    return get_namespace(next(iter(grads.values())))
+def flush_tiny(a: Array) -> Array:
+    """``a`` with entries below ``tiny * 2^24`` in magnitude set to 0 (NaN stays NaN)."""
+    xp = get_namespace(a)
+    return xp.where(xp.abs(a) < flush_threshold(xp, a.dtype), xp.zeros_like(a), a)
 
 
-def _decay_square(E, g, rho: float, work) -> None:
-    """E <- rho E + (1 - rho) g^2 = rho (E - g^2) + g^2, in place, ``work`` a scratch array
-    (the running mean square of RMSProp and AdaDelta)."""
-    mul_into(work, g, g)
-    E -= work
-    E *= rho
-    E += work
+def _flushed(t: int, state: Params) -> Params:
+    """``state`` flushed of would-be subnormals on every :data:`FLUSH_EVERY` th update."""
+    if t % FLUSH_EVERY:
+        return state
+    return {k: flush_tiny(a) for k, a in state.items()}
 
 
-def _check_eps(owner: str, eps) -> float:
+def _zeros_like(params: Params) -> Params:
+    return {k: get_namespace(p).zeros_like(p) for k, p in params.items()}
+
+
+def _sqrt(x: Array) -> Array:
+    return get_namespace(x).sqrt(x)
+
+
+def _check_eps(owner: str, eps: Any) -> float:
     """eps > 0: it keeps a zero gradient (or second moment) from giving 0 / 0 = NaN."""
     eps = check_float(owner, "eps", eps)
     if not eps > 0:
@@ -47,38 +67,23 @@ def _check_eps(owner: str, eps) -> float:
     return eps
 
 
-#: decaying state is swept for would-be subnormals every this many steps (see flush_tiny; the
-#: threshold leaves 24 halvings of headroom, so any decay rate >= 0.5 per step is covered)
-FLUSH_EVERY = 16
+def _decay(owner: str, name: str, value: Any) -> float:
+    return check_float(owner, name, value, low=0.0, high=1.0, high_inclusive=False)
 
 
-def _flush_every(step: int, *states: dict) -> None:
-    if step % FLUSH_EVERY == 0:
-        foreach(flush_tiny, [(a,) for state in states for a in state.values()])
+def scale_by_learning_rate(learning_rate: float) -> Transform:
+    """u = -eta g. (A schedule, or a rate a callback changes: :func:`inject_hyperparams`.)"""
+    eta = check_float("scale_by_learning_rate", "learning_rate", learning_rate, low=0.0)
+
+    def update(grads, state, params=None):
+        return {k: -eta * g for k, g in grads.items()}, state
+
+    return Transform(lambda params: EmptyState(), update)
 
 
-def scale_by_learning_rate(learning_rate: Any) -> Transform:
-    """u = -eta_t * multiplier * g, with eta_t a number or a schedule of the update count t.
-
-    The state holds what an epoch-unit schedule or one without a horizon needs
-    (``steps_per_epoch`` and ``end_epoch``, 0 until :func:`~mlplab.optim.configure_schedules`).
-    """
-    schedule = get_schedule(learning_rate)
-
-    def init(params):
-        return {"step": 0, "lr_multiplier": 1.0, "learning_rate": schedule(0),
-                "steps_per_epoch": 0, "end_epoch": 0}
-
-    def prepare(state):
-        per_epoch = state.get("steps_per_epoch", 0)
-        lr = schedule.at_step(state["step"], per_epoch,
-                              state.get("end_epoch", 0) * per_epoch) * state["lr_multiplier"]
-        return {**state, "step": state["step"] + 1, "learning_rate": lr}, (-lr,)
-
-    def kernel(g, u, scale):
-        return mul_into(u, g, scale)
-
-    return elementwise_transform(init, prepare, (), kernel, rule="scale")
+class TraceState(NamedTuple):
+    t: int              # updates so far
+    velocity: Params    # v, same keys as the parameters
 
 
 def trace(decay: float, nesterov: bool = False) -> Transform:
@@ -87,162 +92,139 @@ def trace(decay: float, nesterov: bool = False) -> Transform:
     Applied to ``-eta g`` this is the classic v = mu v - eta g (Polyak's heavy ball) and the
     Sutskever et al. (2013) Nesterov form used by PyTorch.
     """
-    mu = check_float("trace", "decay", decay, low=0.0, high=1.0, high_inclusive=False)
+    mu = _decay("trace", "decay", decay)
 
     def init(params):
-        return {"velocity": _zeros_like(params), "t": 0}
+        return TraceState(0, _zeros_like(params))
 
-    def prepare(state):
-        return {**state, "t": state["t"] + 1}, ()
+    def update(grads, state, params=None):
+        v = {k: mu * state.velocity[k] + g for k, g in grads.items()}
+        u = {k: g + mu * v[k] for k, g in grads.items()} if nesterov else v
+        t = state.t + 1
+        return u, TraceState(t, _flushed(t, v))
 
-    def kernel(g, u, v):
-        v *= mu
-        v += g
-        if not nesterov:
-            return v  # no copy: the next kernel (or the caller) reads the velocity itself
-        if u is g:
-            u += v * mu
-            return u
-        mul_into(u, v, mu)
-        u += g
-        return u
+    return Transform(init, update)
 
-    return elementwise_transform(init, prepare, ("velocity",), kernel,
-                                 lambda state: _flush_every(state["t"], state["velocity"]),
-                                 rule="nesterov" if nesterov else "momentum",
-                                 constants=(mu,))
+
+class AdagradState(NamedTuple):
+    sum_sq: Params      # G, the running sum of g^2
 
 
 def scale_by_adagrad(eps: float = 1e-7) -> Transform:
-    """AdaGrad: G += g^2; u = g / (sqrt(G) + epsilon).
+    """AdaGrad: G = G + g^2; u = g / (sqrt(G) + eps).
 
     References: Duchi, Hazan, Singer, "Adaptive Subgradient Methods" (JMLR 2011).
     """
     eps = _check_eps("adagrad", eps)
 
     def init(params):
-        return {"sum_sq": _zeros_like(params)}
+        return AdagradState(_zeros_like(params))
 
-    def kernel(g, u, G):
-        if u is g:  # g is needed after G: use temporaries
-            G += g * g
-            u /= get_namespace(G).sqrt(G) + eps
-            return u
-        G += mul_into(u, g, g)
-        sqrt_into(u, G)
-        u += eps
-        return div_into(u, g, u)
+    def update(grads, state, params=None):
+        G = {k: state.sum_sq[k] + g * g for k, g in grads.items()}
+        u = {k: g / (_sqrt(G[k]) + eps) for k, g in grads.items()}
+        return u, AdagradState(G)
 
-    return elementwise_transform(init, lambda state: (state, ()), ("sum_sq",), kernel,
-                                 rule="adagrad", constants=(eps,))
+    return Transform(init, update)
+
+
+class RmsState(NamedTuple):
+    t: int
+    mean_sq: Params     # E[g^2], the running average of g^2
 
 
 def scale_by_rms(rho: float = 0.9, eps: float = 1e-8) -> Transform:
-    """RMSProp: E = rho E + (1 - rho) g^2; u = g / (sqrt(E) + epsilon).
+    """RMSProp: E = rho E + (1 - rho) g^2; u = g / (sqrt(E) + eps).
 
     References: Tieleman & Hinton, Coursera lecture 6.5 (2012). PyTorch's default eps is 1e-8.
     """
-    rho = check_float("rmsprop", "rho", rho, low=0.0, high=1.0, high_inclusive=False)
+    rho = _decay("rmsprop", "rho", rho)
     eps = _check_eps("rmsprop", eps)
 
     def init(params):
-        return {"mean_sq": _zeros_like(params), "t": 0}
+        return RmsState(0, _zeros_like(params))
 
-    def kernel(g, u, E):
-        if u is g:
-            _decay_square(E, g, rho, g * g)
-            u /= get_namespace(E).sqrt(E) + eps
-            return u
-        _decay_square(E, g, rho, u)
-        sqrt_into(u, E)
-        u += eps
-        return div_into(u, g, u)
+    def update(grads, state, params=None):
+        E = {k: rho * state.mean_sq[k] + (1 - rho) * g * g for k, g in grads.items()}
+        u = {k: g / (_sqrt(E[k]) + eps) for k, g in grads.items()}
+        t = state.t + 1
+        return u, RmsState(t, _flushed(t, E))
 
-    def finish(state):
-        _flush_every(state["t"], state["mean_sq"])
+    return Transform(init, update)
 
-    return elementwise_transform(init, lambda state: ({**state, "t": state["t"] + 1}, ()),
-                                 ("mean_sq",), kernel, finish, rule="rms",
-                                 constants=(rho, eps))
+
+class AdadeltaState(NamedTuple):
+    t: int
+    mean_sq: Params         # E[g^2]
+    mean_sq_delta: Params   # E[d^2], the running average of the squared steps
 
 
 def scale_by_adadelta(rho: float = 0.95, eps: float = 1e-6) -> Transform:
-    """AdaDelta: E = rho E + (1-rho) g^2; d = sqrt(D + eps) / sqrt(E + eps) * g;
-    D = rho D + (1-rho) d^2; u = d. No global learning rate is needed (chain it with 1.0).
+    """AdaDelta: E = rho E + (1 - rho) g^2; d = sqrt(D + eps) / sqrt(E + eps) g;
+    D = rho D + (1 - rho) d^2; u = d. No global learning rate is needed (chain it with 1.0).
 
     References: Zeiler, "ADADELTA: An Adaptive Learning Rate Method" (arXiv:1212.5701, 2012).
     """
-    rho = check_float("adadelta", "rho", rho, low=0.0, high=1.0, high_inclusive=False)
+    rho = _decay("adadelta", "rho", rho)
     eps = _check_eps("adadelta", eps)
 
     def init(params):
-        return {"mean_sq": _zeros_like(params), "mean_sq_delta": _zeros_like(params), "t": 0}
+        return AdadeltaState(0, _zeros_like(params), _zeros_like(params))
 
-    def kernel(g, d, E, D):
-        xp = get_namespace(E)
-        work = g * g
-        E -= work
-        E *= rho
-        E += work
-        ratio = xp.sqrt(D + eps)
-        ratio /= xp.sqrt(E + eps)
-        mul_into(d, ratio, g)
-        _decay_square(D, d, rho, work)
-        return d
+    def update(grads, state, params=None):
+        E = {k: rho * state.mean_sq[k] + (1 - rho) * g * g for k, g in grads.items()}
+        d = {k: _sqrt(state.mean_sq_delta[k] + eps) / _sqrt(E[k] + eps) * g
+             for k, g in grads.items()}
+        D = {k: rho * state.mean_sq_delta[k] + (1 - rho) * d[k] * d[k] for k in grads}
+        t = state.t + 1
+        return d, AdadeltaState(t, _flushed(t, E), _flushed(t, D))
 
-    return elementwise_transform(
-        init, lambda state: ({**state, "t": state["t"] + 1}, ()), ("mean_sq", "mean_sq_delta"),
-        kernel, lambda state: _flush_every(state["t"], state["mean_sq"], state["mean_sq_delta"]),
-        rule="adadelta", constants=(rho, eps))
+    return Transform(init, update)
+
+
+class AdamState(NamedTuple):
+    t: int              # updates so far
+    m: Params           # first moment, same keys as the parameters
+    v: Params           # second moment
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Transform:
-    """Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; u = m_hat / (sqrt(v_hat) + epsilon)
-    with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t).
+    """Adam: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; u = m_hat / (sqrt(v_hat) + eps)
+    with the bias corrections m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t).
 
-    The state keeps the undivided sums ``m_sum = m / (1 - b1)`` and ``v_sum = v / (1 - b2)``
-    (m_sum = b1 m_sum + g: two passes instead of three; the constants fold into one scale).
+    The last line is computed in the paper's own efficient order (end of its Section 2):
+    u = a_t m / (sqrt(v) + eps_t) with a_t = sqrt(1 - b2^t) / (1 - b1^t) and
+    eps_t = eps sqrt(1 - b2^t), the same quantity with one division per entry instead of three.
 
     References: Kingma & Ba, "Adam: A Method for Stochastic Optimization" (ICLR 2015).
     """
-    b1 = check_float("adam", "b1", b1, low=0.0, high=1.0, high_inclusive=False)
-    b2 = check_float("adam", "b2", b2, low=0.0, high=1.0, high_inclusive=False)
+    b1 = _decay("adam", "b1", b1)
+    b2 = _decay("adam", "b2", b2)
     eps = _check_eps("adam", eps)
 
     def init(params):
-        return {"m_sum": _zeros_like(params), "v_sum": _zeros_like(params), "t": 0}
+        return AdamState(0, _zeros_like(params), _zeros_like(params))
 
-    def prepare(state):
-        t = state["t"] + 1
-        # m_hat / (sqrt(v_hat) + eps) = a m_sum / (sqrt(v_sum) + e) with Python-float constants
-        # (no float64 upcast): a = (1-b1)/c1 * c2/sqrt(1-b2), e = eps c2 / sqrt(1-b2)
-        c1, c2, r2 = 1.0 - b1 ** t, math.sqrt(1.0 - b2 ** t), math.sqrt(1.0 - b2)
-        return {**state, "t": t}, ((1.0 - b1) / c1 * c2 / r2, eps * c2 / r2)
+    def update(grads, state, params=None):
+        t = state.t + 1
+        m = {k: b1 * state.m[k] + (1 - b1) * g for k, g in grads.items()}
+        v = {k: b2 * state.v[k] + (1 - b2) * g * g for k, g in grads.items()}
+        c1, c2 = 1 - b1 ** t, math.sqrt(1 - b2 ** t)  # bias corrections (Python floats)
+        a_t, eps_t = c2 / c1, eps * c2  # m_hat / (sqrt(v_hat) + eps) = a_t m / (sqrt(v) + eps_t)
+        u = {k: a_t * m[k] / (_sqrt(v[k]) + eps_t) for k in grads}
+        return u, AdamState(t, _flushed(t, m), _flushed(t, v))
 
-    def kernel(g, u, m, v, a, e):
-        m *= b1
-        m += g
-        v *= b2
-        v += mul_into(u, g, g)  # u may be g: g is not needed after this
-        sqrt_into(u, v)
-        u += e
-        div_into(u, m, u)
-        u *= a
-        return u
-
-    def finish(state):
-        _flush_every(state["t"], state["m_sum"], state["v_sum"])
-
-    return elementwise_transform(init, prepare, ("m_sum", "v_sum"), kernel, finish,
-                                 rule="adam", constants=(b1, b2))
+    return Transform(init, update)
 
 
 def clip(max_abs: float) -> Transform:
     """Clip every gradient entry to [-c, c]."""
     c = check_float("clip", "max_abs", max_abs, low=0.0, low_inclusive=False)
-    return elementwise_transform(lambda params: {}, lambda state: (state, ()), (),
-                                 lambda g, u: get_namespace(g).clip(g, min=-c, max=c),
-                                 rule="clip", constants=(c,))
+
+    def update(grads, state, params=None):
+        return {k: get_namespace(g).clip(g, min=-c, max=c) for k, g in grads.items()}, state
+
+    return Transform(lambda params: EmptyState(), update)
 
 
 def clip_by_global_norm(max_norm: float) -> Transform:
@@ -253,11 +235,10 @@ def clip_by_global_norm(max_norm: float) -> Transform:
     """
     c = check_float("clip_by_global_norm", "max_norm", max_norm, low=0.0, low_inclusive=False)
 
-    def update(grads, state, params):
-        xp = _xp(grads)
-        norm = math.sqrt(sum(float(xp.sum(g * g)) for g in grads.values()))
+    def update(grads, state, params=None):
+        norm = math.sqrt(sum(float(get_namespace(g).sum(g * g)) for g in grads.values()))
         if norm <= c:
             return grads, state
         return {k: g * (c / norm) for k, g in grads.items()}, state
 
-    return Transform(lambda params: {}, update)
+    return Transform(lambda params: EmptyState(), update)

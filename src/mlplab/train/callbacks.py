@@ -15,7 +15,7 @@ import tempfile
 from typing import Any
 
 from ..errors import check_choice, check_float, check_positive_int
-from ..optim import current_learning_rate, scale_learning_rate
+from ..optim import current_learning_rate, set_hyperparams
 
 
 class TrainingDiverged(UserWarning):
@@ -202,6 +202,9 @@ class ReduceLROnPlateau(_Monitor):
             name = (trainer.optimizer.spec or {}).get("name", "this optimizer")
             raise ValueError(f"ReduceLROnPlateau: {name!r} has no learning rate to reduce "
                              "(full-batch solvers choose their own step); remove the callback")
+        # the rate is an injected hyperparameter of the optimizer state; a schedule's is refused
+        set_hyperparams(trainer.opt_state, "ReduceLROnPlateau",
+                        learning_rate=current_learning_rate(trainer.opt_state))
         super().on_train_begin(trainer)
 
     def on_epoch_end(self, epoch, logs):
@@ -220,7 +223,8 @@ class ReduceLROnPlateau(_Monitor):
                     return
                 new = self.min_lr
             if lr > 0 and new < lr:
-                scale_learning_rate(self.trainer.opt_state, new / lr)
+                self.trainer.opt_state = set_hyperparams(self.trainer.opt_state,
+                                                         "ReduceLROnPlateau", learning_rate=new)
 
 
 class TerminateOnNaN(Callback):

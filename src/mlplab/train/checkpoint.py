@@ -25,8 +25,9 @@ from ..losses import get_loss
 from ..network import Sequential
 from ._files import atomic_write, file_kind
 
-# version 2: Adam keeps undivided moment sums (m_sum, v_sum) instead of m and v
-FORMAT, VERSION = "mlplab-checkpoint", 2
+# version 3: the optimizer state is the readable transforms' (Adam's m and v, the injected
+# hyperparameters); version 2 held the fused kernels' (Adam's undivided sums m_sum and v_sum)
+FORMAT, VERSION = "mlplab-checkpoint", 3
 #: the largest JSON meta entry read (a NumPy str: 4 bytes per character, so 16 M characters)
 MAX_META_BYTES = 64 * 2**20
 _FLOATS = ("float32", "float64")
@@ -36,8 +37,12 @@ _ERRORS = (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError)
 
 # -- writing ------------------------------------------------------------------------------------
 def _leaves(state: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """(path key, leaf) of an optimizer state (tuples and dicts of arrays and numbers)."""
-    if isinstance(state, (tuple, list)):
+    """(path key, leaf) of an optimizer state (NamedTuples by field name, tuples by position,
+    dicts by key, of arrays and numbers): e.g. ``inner_state/0/m/0.W``."""
+    if hasattr(state, "_fields"):
+        for name, s in zip(state._fields, state):
+            yield from _leaves(s, f"{prefix}{name}/")
+    elif isinstance(state, (tuple, list)):
         for i, s in enumerate(state):
             yield from _leaves(s, f"{prefix}{i}/")
     elif isinstance(state, dict):
@@ -191,6 +196,12 @@ def _read_meta(zf: zipfile.ZipFile, entries: dict, path: str) -> dict:
         raise ValueError(f"checkpoint {path!r}: field 'meta' is not valid JSON ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"checkpoint {path!r} is not an mlplab checkpoint")
+    if meta.get("version") == 2:
+        raise ValueError(f"checkpoint {path!r} has format version 2, whose optimizer state "
+                         f"(Adam's undivided moment sums m_sum, v_sum and the learning-rate "
+                         f"multiplier) this mlplab no longer reads; it reads version {VERSION}. "
+                         "Resume it with the mlplab that wrote it (before issue 12), or start a "
+                         "new run from its weights")
     if meta.get("version") != VERSION:
         raise ValueError(f"checkpoint {path!r} has format version {meta.get('version')}; this "
                          f"mlplab reads version {VERSION}")
@@ -459,9 +470,11 @@ def _read_opt_state(ck: _Checkpoint, template: Any, xp) -> Any:
 
 def _rebuild(template: Any, prefix: str, values: dict) -> Any:
     """A state shaped like ``template`` (tuples, NamedTuples, dicts) from path-keyed leaves."""
+    if hasattr(template, "_fields"):
+        return type(template)(*(_rebuild(s, f"{prefix}{name}/", values)
+                                for name, s in zip(template._fields, template)))
     if isinstance(template, tuple):
-        items = [_rebuild(s, f"{prefix}{i}/", values) for i, s in enumerate(template)]
-        return type(template)(*items) if hasattr(template, "_fields") else tuple(items)
+        return tuple(_rebuild(s, f"{prefix}{i}/", values) for i, s in enumerate(template))
     if isinstance(template, list):
         return [_rebuild(s, f"{prefix}{i}/", values) for i, s in enumerate(template)]
     if isinstance(template, dict):

@@ -133,7 +133,9 @@ class Trainer:
         self.clip_norm, self.clip_value = clip_norm, clip_value
         pre = [clip(clip_value)] if clip_value is not None and not self.solver else []
         pre += [clip_by_global_norm(clip_norm)] if clip_norm is not None and not self.solver else []
-        self._update = chain(*pre, self.optimizer) if pre else self.optimizer
+        # clipping is stateless: it runs before the optimizer, whose state is opt_state
+        self._clip = chain(*pre) if pre else None
+        self._update = self.optimizer
         self.batch_size = None if batch_size is None else check_positive_int(
             "Trainer", "batch_size", batch_size)
         self.epochs = check_positive_int("Trainer", "epochs", epochs)
@@ -209,7 +211,9 @@ class Trainer:
         model.backward(dout, input_grad=False)
         params = model.params()
         grads = penalty_grads(self.penalties, params, model.grads())
-        self.opt_state = update_and_apply(self._update, grads, self.opt_state, params)
+        if self._clip is not None:
+            grads, _ = self._clip.update(grads, self._clip.init(params), params)
+        self.opt_state = update_and_apply(self._update, grads, self.opt_state, params)  # fast.py
         for c in self.constraints:
             c.apply(params)
         self.step += 1
@@ -254,8 +258,8 @@ class Trainer:
             n = X.shape[0]
             self.n_batches = -(-n // (n if self.batch_size is None else min(self.batch_size, n)))
         if not self.solver:  # a full-batch solver chooses its own steps
-            configure_schedules(self.opt_state, steps_per_epoch=self.n_batches,
-                                epochs=self.end_epoch)
+            self.opt_state = configure_schedules(self.opt_state, steps_per_epoch=self.n_batches,
+                                                 epochs=self.end_epoch)
         self.stop_training, self.stop_reason, self.diverged_at = False, None, None
         self.log_keys = self._planned_log_keys(val)
         self._keep_finite("the initial weights" if self.epoch == 0 else
