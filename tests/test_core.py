@@ -17,7 +17,8 @@ from mlplab.losses import TASKS
 # -- hierarchical softmax: an output layer and the loss "nll" ------------------------------------
 
 @pytest.mark.parametrize("layer", [
-    HierarchicalSoftmax(5), HierarchicalSoftmax(6, tree="huffman", class_counts=[9, 1, 4, 2, 7, 3])],
+    HierarchicalSoftmax(5),
+    HierarchicalSoftmax(6, tree="huffman", class_counts=[9, 1, 4, 2, 7, 3])],
     ids=["balanced", "huffman"])
 def test_hierarchical_model_matches_torch_path_formula(layer, rng):
     # the classic formula: -log P(y|h) = -sum over y's path of log sigma(+-z_j), z = h W + b
