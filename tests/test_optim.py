@@ -2,8 +2,6 @@
 equal to 1e-10 relative; convergence on a quadratic; schedules against their closed forms."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -150,7 +148,8 @@ def test_injected_learning_rate_is_state_a_callback_may_set():
     with pytest.raises(ValueError, match=r"set_hyperparams: the optimizer has no injected mu "
                                          r"\(its hyperparameters: \['learning_rate'\]\)"):
         optim.set_hyperparams(state, mu=0.5)
-    with pytest.raises(ValueError, match=r"no injected learning_rate .*mlplab.optim.inject_hyperparams"):
+    with pytest.raises(ValueError,
+                       match=r"no injected learning_rate .*mlplab.optim.inject_hyperparams"):
         optim.set_hyperparams(optim.chain(optim.clip(1.0)).init(params), learning_rate=0.1)
     custom = optim.inject_hyperparams(lambda learning_rate, decay: optim.chain(
         optim.scale_by_learning_rate(learning_rate), optim.trace(decay)))(learning_rate=0.5,

@@ -28,7 +28,8 @@ Updates = dict[str, Array]
 
 
 class Transform(NamedTuple):
-    """An update rule: ``init(params) -> state``, ``update(grads, state, params) -> (updates, state)``.
+    """An update rule: ``init(params) -> state`` and
+    ``update(grads, state, params) -> (updates, state)``.
 
     ``spec`` (``{"name", "config"}``) lets a named optimizer be saved and rebuilt;
     ``scheduled`` (with :func:`inject_hyperparams`) gives the values its schedules set for the
