@@ -86,7 +86,7 @@ def _check_header(path: str, dtype: np.dtype, shape: tuple[int, ...], want_dtype
 
 def _read_body(f: BinaryIO, path: str, out: np.ndarray, header: int) -> None:
     """Fill ``out`` from ``f``, reading no more than one byte past it (bounded decompression)."""
-    view = memoryview(out.reshape(-1).view(np.uint8))
+    view = out.reshape(-1).view(np.uint8).data  # a memoryview of the array's bytes
     got = 0
     while got < len(view):
         n = f.readinto(view[got:])  # type: ignore[attr-defined]

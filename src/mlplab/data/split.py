@@ -5,6 +5,7 @@ scikit-learn takes a seed, not a Generator: each split draws its ``random_state`
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -24,6 +25,11 @@ def is_classification_target(y) -> bool:
     return y.ndim == 1 and y.dtype.kind in "iubUSO"
 
 
+def _non_negative(r: Any) -> bool:
+    """A real number >= 0, not NaN (``numbers.Real`` promises ``<``, not ``>=``)."""
+    return isinstance(r, numbers.Real) and not (r < 0 or math.isnan(r))
+
+
 def _sizes(n: int, ratios, sizes) -> tuple[int, int]:
     """(validation, test) counts from ratios (fractions of n) or absolute sizes."""
     if sizes is not None:
@@ -36,7 +42,7 @@ def _sizes(n: int, ratios, sizes) -> tuple[int, int]:
                          for i, s in enumerate(sizes))
     else:
         ratios = (0.6, 0.2, 0.2) if ratios is None else tuple(ratios)
-        if (len(ratios) != 3 or not all(isinstance(r, numbers.Real) and r >= 0 for r in ratios)
+        if (len(ratios) != 3 or not all(_non_negative(r) for r in ratios)
                 or abs(sum(ratios) - 1.0) > 1e-9 or ratios[0] <= 0):
             raise ValueError(f"train_val_test_split: ratios must be three non-negative "
                              f"fractions (train, validation, test) summing to 1 with train > 0, "

@@ -158,7 +158,7 @@ def load_table(path: str | os.PathLike, target: str, *,
     if X_df.shape[1] == 0:
         raise ValueError(f"load_table: {path!r} has no feature columns besides {target!r}")
     is_numeric = {c: X_df[c].dtype.kind in "iuf" for c in X_df.columns}
-    listed = categorical is not None
+    categorical_given = categorical is not None
     categorical = ([c for c, num in is_numeric.items() if not num] if categorical is None
                    else list(categorical))
     bad = [c for c in categorical if c not in X_df.columns]
@@ -166,7 +166,7 @@ def load_table(path: str | os.PathLike, target: str, *,
         raise ValueError(f"load_table: categorical names unknown feature columns {bad}; "
                          f"features: {list(X_df.columns)}")
     for c in X_df.columns:  # a listed column is text by the caller's word
-        stray = [] if listed and c in categorical else _stray_text(X_df[c])
+        stray = [] if categorical_given and c in categorical else _stray_text(X_df[c])
         if stray:
             raise _report_stray(path, c, stray, f"or list {c!r} in categorical= to one-hot "
                                 "encode the column as text")
