@@ -10,20 +10,30 @@ import math
 import numbers
 import time
 import warnings
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from .._typing import Array
 from ..backend import all_finite, copy, get_namespace, is_numpy
+from ..data.batching import minibatch_indices
 from ..errors import check_generator, check_matrix, check_positive_int
 from ..losses import Loss, get_loss
 from ..network import Sequential
-from ..optim import (Solver, assign_flat, chain, clip, clip_by_global_norm,
-                     configure_schedules, current_learning_rate, get_optimizer, ravel,
-                     update_and_apply)
+from ..optim import (
+    Solver,
+    assign_flat,
+    chain,
+    clip,
+    clip_by_global_norm,
+    configure_schedules,
+    current_learning_rate,
+    get_optimizer,
+    ravel,
+    update_and_apply,
+)
 from ..regularizers import MaxNorm, Penalty, penalty_grads
-from ..data.batching import minibatch_indices
 from .callbacks import Callback, History, ProgressBar, TrainingDiverged
 from .checkpoint import load_checkpoint, save_checkpoint
 
@@ -426,7 +436,8 @@ class Trainer:
         """Evaluation-mode outputs of ``X`` (checked by the caller), in batches."""
         bs = batch_size or max(self.batch_size or 0, 1024)
         model = self.model
-        outs = [model.forward(X[i:i + bs], check=False) for i in range(0, X.shape[0], bs)]
+        n = X.shape[0]  # slices stay inside the array: the array API leaves the rest undefined
+        outs = [model.forward(X[i:min(i + bs, n), ...], check=False) for i in range(0, n, bs)]
         return outs[0] if len(outs) == 1 else model.xp.concat(outs, axis=0)
 
     def _evaluate(self, X, t) -> dict[str, float]:
@@ -457,7 +468,7 @@ class Trainer:
         X = self.model.check_input(X)
         return self.loss.predicted_labels(self._outputs(X))
 
-    # -- checkpoints ---------------------------------------------------------------------------------
+    # -- checkpoints ------------------------------------------------------------------------------
     def save(self, path, *, extra: dict | None = None) -> None:
         """Write a checkpoint (see :func:`mlplab.train.save_checkpoint`)."""
         save_checkpoint(path, self, extra=extra)
