@@ -221,6 +221,7 @@ def serialize_initializer(spec: Any) -> str | dict:
     get_initializer(spec)  # validates the name and config
     name, config = split_spec("initializer", spec)
     canonical = INITIALIZERS.name_of(INITIALIZERS.get(name))
+    assert canonical is not None  # get() found it registered
     return {"name": canonical, "config": config} if config else canonical
 
 

@@ -123,7 +123,7 @@ def update_and_apply(optimizer: Transform, grads: dict, state: State, params: di
 
 def _compiled_step(optimizer: Transform, grads: dict, state: State, params: dict) -> State | None:
     """The step in compiled code, or None (having changed nothing) when it cannot run."""
-    entry = PLANS.get((optimizer.spec or {}).get("name"))
+    entry = PLANS.get((optimizer.spec or {}).get("name", ""))  # unnamed: no plan
     if (entry is None or _compiled is None or not compiled_kernels_enabled() or not grads
             or not isinstance(state, InjectHyperparamsState) or optimizer.scheduled is None):
         return None

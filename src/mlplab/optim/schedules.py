@@ -242,7 +242,7 @@ def get_schedule(spec: Any, defaults: Mapping[str, Any] | None = None) -> Schedu
     ``{"name", "config"}``; ``defaults`` fill config entries the spec does not give (e.g. the
     estimator's ``learning_rate``)."""
     if isinstance(spec, numbers.Real) and not isinstance(spec, bool):
-        return Constant(spec)  # NaN and inf are refused there
+        return Constant(float(spec))  # NaN and inf are refused there
     if isinstance(spec, Schedule):
         return spec
     if callable(spec) and not isinstance(spec, (str, Mapping)):

@@ -9,6 +9,7 @@ training part only, so no statistic of the held-out part leaks into training.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -76,6 +77,8 @@ def cross_validate(make_trainer: Callable[[np.random.Generator], Any], X, y, *, 
         name, value = evaluate_metric(trainer, Xte, y[test], metric)
         scores.append(value)
         fitted.append(pre)
+    if name is None:  # no metric given, and no fold to choose the default from
+        raise ValueError(f"cross_validate: the splitter {splitter!r} gave no folds")
     return CVResult(name, scores, get_metric(name).greater_is_better, fitted)
 
 
@@ -114,7 +117,7 @@ def select_and_evaluate(make_trainer: Callable[[dict, np.random.Generator], Any]
         raise ValueError("select_and_evaluate: the grid is empty")
     results = []
     for params in candidates:
-        res = cross_validate(lambda r, p=params: make_trainer(p, r), X_train, y_train, cv=cv,
+        res = cross_validate(partial(make_trainer, params), X_train, y_train, cv=cv,
                              preprocessing=preprocessing, metric=metric, rng=rng)
         results.append((params, res))
     sign = 1.0 if results[0][1].greater_is_better else -1.0
