@@ -178,6 +178,24 @@ def test_evaluate_predict_and_validation_as_on_numpy(backend):
     np.testing.assert_array_equal(to_numpy(labels), ref_labels)
 
 
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_an_unbuilt_model_is_built_on_the_data_library(backend):
+    """fit builds a model left unbuilt on its data's library (float32, the default), as NumPy
+    data builds it on NumPy: the same numbers."""
+    xp = BACKENDS[backend]
+    X, y = data()
+    runs = []
+    for ns in (np, xp):
+        model = Sequential([Dense(8), Tanh(), Dense(3)])
+        trainer = Trainer(model, "softmax_cross_entropy", "adam", batch_size=BATCH, epochs=1,
+                          rng=np.random.default_rng(2), verbose=0)
+        trainer.fit(*on(ns, X, y))
+        runs.append(trainer)
+    ref, trainer = runs
+    assert get_namespace(trainer.model.params()["0.W"]) is get_namespace(xp.asarray(X))
+    assert_same_training(trainer, ref, RTOL["float32"], backend)
+
+
 # -- callbacks that change training ----------------------------------------------------------------
 
 @pytest.mark.parametrize("backend", list(BACKENDS))

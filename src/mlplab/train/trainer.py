@@ -191,7 +191,9 @@ class Trainer:
         model = self.model
         if not model.built:  # a list of rows is an array too (as scikit-learn and PyTorch take)
             X = check_matrix("Trainer", X, what=what)
-            model.build(X.shape[1], rng=self.rng)
+            # on the data's array library: torch tensors in, a model of torch tensors
+            xp = np if isinstance(X, np.ndarray) else get_namespace(X)
+            model.build(X.shape[1], rng=self.rng, xp=xp)
         X = model.check_input(X)  # shape, dtype, NaN/inf: all checked once, before training
         return X, self._targets(y, X.shape[0], what)
 
