@@ -203,6 +203,7 @@ class Trainer:
         if n_y != n:
             raise ValueError(f"Trainer: {what} has {n} examples but its targets have {n_y}")
         model = self.model
+        assert model.out_features is not None  # built: by _prepare, or check_input refused it
         return self.loss.targets(y, (n, model.out_features), dtype=model.dtype, xp=model.xp)
 
     # -- one step ----------------------------------------------------------------------------
@@ -327,6 +328,7 @@ class Trainer:
         state, stop, and say so (a TrainingDiverged warning; the progress output prints
         ``stop_reason``)."""
         lr = current_learning_rate(self.opt_state)
+        assert self._finite is not None  # fit keeps the starting state before any update
         label, self.step, saved_weights, saved_opt_state = self._finite
         self.set_state(saved_weights)
         self.opt_state = _snapshot(saved_opt_state, self.opt_state)  # into the live arrays
@@ -511,7 +513,9 @@ def fit_full_batch(trainer: Trainer, X: Array, t: Array, val: tuple | None, sw: 
         return _end_full_batch_epoch(trainer, last["value"], last["out"], t, val,
                                      epoch_start.pop(), logs)
 
-    w, opt_state, trainer.solver_message = trainer.optimizer.minimize(
+    solver = trainer.optimizer
+    assert isinstance(solver, Solver)  # fit takes this path only for a solver
+    w, opt_state, trainer.solver_message = solver.minimize(
         objective, ravel(params), trainer.opt_state, max_iter=trainer.end_epoch - trainer.epoch,
         callback=on_iteration)
     if trainer.diverged_at is None:
