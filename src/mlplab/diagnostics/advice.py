@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
+from ..errors import NotBuiltError
 from ..losses import get_loss
 from ..network import Sequential
 from .stats import (LayerStats, activation_statistics, expected_initial_loss, gradient_norms,
@@ -60,6 +61,12 @@ class Finding:
 #: how an ok finding is summed up in one number on the report's ok lines
 _BRIEF = {"dead_relu": "{:.0%} dead", "saturation": "{:.0%} saturated",
           "collapsed_activations": "std {:.2g}", "update_ratio": "ratio {:.1e}"}
+
+
+def _ratio(f: Finding) -> float:
+    """The update/weight ratio an ``update_ratio`` finding holds in ``value``."""
+    assert f.value is not None, f"an update_ratio finding without its ratio: {f}"
+    return f.value
 
 
 def _brief(f: Finding) -> str:
@@ -259,6 +266,8 @@ def check_initial_loss(model: Sequential, loss: Any, X, y) -> Finding | None:
     """At initialization a classifier should be uninformed: softmax cross-entropy near ln C.
     Much higher means confident wrong outputs (weights or inputs too large)."""
     loss = get_loss(loss)
+    if model.out_features is None:
+        raise NotBuiltError("check_initial_loss: call model.build(in_features, rng=...) first")
     expected = expected_initial_loss(loss, model.out_features)
     if expected is None:
         return None
@@ -395,7 +404,7 @@ def explain(findings: Iterable[Finding], evidence: Evidence | None = None) -> li
                 "saturation": "large steps pushed the pre-activations into the flat tails",
                 "exploding_gradients": "the loss diverged under large steps"}[f.check])
         for f in roots("update_ratio"):
-            if f.value > UPDATE_RATIO_WARN_HIGH:
+            if _ratio(f) > UPDATE_RATIO_WARN_HIGH:
                 _explain(f, "learning_rate", "one of the signs above")
     elif ev.trained:
         for f in roots("dead_relu"):
@@ -411,7 +420,7 @@ def explain(findings: Iterable[Finding], evidence: Evidence | None = None) -> li
             _explain(f, "dead_relu", f"the dead ReLUs (layer {where}) pass no gradient back")
         for f in roots("update_ratio"):
             key = f"{f.layer}.W"
-            if f.value < UPDATE_RATIO_WARN_LOW and (f.value == 0.0 or key in zero or
+            if _ratio(f) < UPDATE_RATIO_WARN_LOW and (f.value == 0.0 or key in zero or
                                                      not ev.grad_norms):
                 _explain(f, "dead_relu", f"no gradient reaches {key} through the dead ReLUs "
                          f"(layer {where}): a higher learning rate cannot help")
@@ -440,7 +449,7 @@ def explain(findings: Iterable[Finding], evidence: Evidence | None = None) -> li
             for f in roots("vanishing_gradients"):
                 _explain(f, source, how)
 
-    low = [f for f in roots("update_ratio") if f.value < UPDATE_RATIO_WARN_LOW]
+    low = [f for f in roots("update_ratio") if _ratio(f) < UPDATE_RATIO_WARN_LOW]
     high = [f for f in fs if f.check in ("update_ratio", "learning_rate") and f.severity != "ok"
             and f.cause is None and (f.value is None or f.value > UPDATE_RATIO_WARN_HIGH)]
     if low and high:
@@ -449,7 +458,7 @@ def explain(findings: Iterable[Finding], evidence: Evidence | None = None) -> li
                      "learning rate cannot suit both; fix the fast layer first, then even the "
                      "layers out (adam, BatchNorm)")
     elif low:
-        worst = min(low, key=lambda f: f.value)
+        worst = min(low, key=_ratio)
         msg = ("the learning rate is too low: update/weight ratios "
                + ", ".join(f"{f.layer}.W {f.value:.1e}" for f in low) + " (healthy near 1e-3)")
         finite = [v for v in ev.losses if math.isfinite(v)]
@@ -458,7 +467,7 @@ def explain(findings: Iterable[Finding], evidence: Evidence | None = None) -> li
                     f"{len(finite)} epochs")
         fs.insert(0, Finding("learning_rate", worst.severity, msg,
                              f"raise the learning rate (about 10x per decade below 1e-3, so "
-                             f"{1e-3 / worst.value:.0f}x here)", None, worst.value))
+                             f"{1e-3 / _ratio(worst):.0f}x here)", None, worst.value))
         for f in low:
             _explain(f, "learning_rate", "one of the signs above")
 
@@ -506,6 +515,7 @@ def diagnose(model: Sequential, loss: Any, X, y=None, *, initial: bool = False,
     if y is not None:
         ev.grad_norms = gradient_norms(model, loss, X, y)
         findings += check_gradients(ev.grad_norms)
+        assert model.out_features is not None  # built: activation_statistics checked
         ev.chance_loss = expected_initial_loss(loss, model.out_features)
         if initial:
             f = check_initial_loss(model, loss, X, y)

@@ -131,6 +131,7 @@ def bias_variance_report(source: Any, baseline_error: float | None = None, *,
     high_b = bias is not None and bias > tolerance
     high_v = variance > tolerance
     if high_b and high_v:
+        assert bias is not None  # high_b
         verdict = "high bias and high variance"
         worse = "bias" if bias >= variance else "variance"
         verdict += f" (mostly {worse}: start there)"

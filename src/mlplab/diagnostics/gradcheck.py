@@ -84,7 +84,11 @@ class GradcheckReport:
     @property
     def checked(self) -> int:
         """How many entries were perturbed, over all tensors."""
-        return sum(r.checked for r in self.rows)
+        total = 0
+        for r in self.rows:
+            assert r.checked is not None  # GradcheckRow.__post_init__ sets it
+            total += r.checked
+        return total
 
 
 def _float64_clone(target: Sequential | Layer, in_features: int) -> Sequential:
@@ -140,6 +144,7 @@ def gradcheck(target: Sequential | Layer, loss: Any = None, X: Any = None, y: An
     model = _float64_clone(target, X.shape[1])
     R = None
     if loss is None:
+        assert model.out_features is not None  # _float64_clone built it
         R = np.random.default_rng(seed).standard_normal((X.shape[0], model.out_features))
     else:
         loss = get_loss(loss)
@@ -171,6 +176,7 @@ def gradcheck(target: Sequential | Layer, loss: Any = None, X: Any = None, y: An
         flat = p.reshape(-1)  # a view: parameters are contiguous
         entries = np.arange(flat.size)
         if max_entries is not None and flat.size > max_entries:
+            assert rng is not None  # required with max_entries (checked above)
             entries = np.sort(rng.choice(flat.size, size=max_entries, replace=False))
         numeric = np.empty(entries.shape)
         for j, i in enumerate(entries):

@@ -159,8 +159,8 @@ def plot_activation_histograms(model, X, *, bins: int = 50, title: str | None = 
     from .stats import activation_kind, layer_outputs
     outs = layer_outputs(model, X)
     last = len(model.layers) - 1  # the output layer is not a hidden activation
-    chosen = [(i, o) for i, (layer, o) in enumerate(zip(model.layers, outs))
-              if activation_kind(layer) is not None and i != last]
+    chosen = [(i, kind, o) for i, (layer, o) in enumerate(zip(model.layers, outs))
+              if (kind := activation_kind(layer)) is not None and i != last]
     if axes is None:
         fig = Figure(figsize=(2.2 * max(len(chosen), 1), 2.4))
         axes = fig.subplots(1, max(len(chosen), 1), squeeze=False)[0]
@@ -168,9 +168,9 @@ def plot_activation_histograms(model, X, *, bins: int = 50, title: str | None = 
         fig = axes[0].figure
     # bounded activations share a fixed axis, so a collapse shows as a spike at 0
     ranges = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
-    for ax, (i, a) in zip(axes, chosen):
+    for ax, (i, kind, a) in zip(axes, chosen):
         a = np.asarray(to_numpy(a)).ravel()
-        ax.hist(a, bins=bins, range=ranges.get(activation_kind(model.layers[i])))
+        ax.hist(a, bins=bins, range=ranges.get(kind))
         ax.set_title(f"layer {i}\nmean {a.mean():.2g} std {a.std():.2g}", fontsize="small")
         ax.tick_params(labelsize="x-small")
     if title:

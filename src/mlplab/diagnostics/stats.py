@@ -78,17 +78,18 @@ def activation_statistics(model: Sequential, X, *, batch_size: int = 1024) -> li
                 lo = SATURATION["sigmoid"]
                 sat[i] += int(np.count_nonzero((a < lo) | (a > 1 - lo)))
             elif kind == "relu":
-                active = (a > 0).any(axis=0)
-                alive[i] = active if alive[i] is None else (alive[i] | active)
+                active = np.any(a > 0, axis=0)  # per unit: ever active in this batch
+                seen = alive[i]
+                alive[i] = active if seen is None else (seen | active)
     stats = []
-    for i, layer in enumerate(model.layers):
+    for i, (layer, alive_i) in enumerate(zip(model.layers, alive)):
         mean = s1[i] / count[i]
         std = math.sqrt(max(s2[i] / count[i] - mean * mean, 0.0))
         kind = activation_kind(layer)
         stats.append(LayerStats(
             i, kind or type(layer).__name__, kind, mean, std,
             saturated=sat[i] / count[i] if kind in SATURATION else None,
-            dead=float(1.0 - alive[i].mean()) if alive[i] is not None else None))
+            dead=float(1.0 - alive_i.mean()) if alive_i is not None else None))
     return stats
 
 
@@ -124,7 +125,7 @@ def update_ratios(before: dict, after: dict) -> dict[str, float]:
         if not k.endswith(".W"):
             continue
         w0, w1 = np.asarray(to_numpy(w0), np.float64), np.asarray(to_numpy(after[k]), np.float64)
-        out[k] = float(np.linalg.norm(w1 - w0) / max(np.linalg.norm(w0), 1e-12))
+        out[k] = float(np.linalg.norm(w1 - w0) / max(float(np.linalg.norm(w0)), 1e-12))
     return out
 
 
