@@ -217,7 +217,7 @@ class _MLPBase(BaseEstimator):
     def _sizes(self) -> tuple[int, ...]:
         h = self.hidden_layer_sizes
         sizes = (h,) if isinstance(h, numbers.Integral) else tuple(h)
-        if not all(isinstance(s, numbers.Integral) and s >= 1 for s in sizes):
+        if not all(isinstance(s, numbers.Integral) and int(s) >= 1 for s in sizes):
             raise ValueError(f"hidden_layer_sizes must be positive ints, got {h!r}")
         return tuple(int(s) for s in sizes)
 
@@ -308,7 +308,7 @@ class _MLPBase(BaseEstimator):
         self.best_loss_ = np.inf
         self.validation_scores_: list[float] | None = None
         self.validation_loss_curve_: list[float] | None = None
-        self.best_validation_score_ = None
+        self.best_validation_score_: float | None = None
         self.trainer_ = self._make_trainer(rng.spawn(1)[0])
 
     def _penalties(self, batch_size: int | None, n: int, sample_weight=None) -> list:
@@ -377,7 +377,7 @@ class _MLPBase(BaseEstimator):
         for label, w in cw.items():
             w = _py(w)
             if (isinstance(w, bool) or not isinstance(w, numbers.Real)
-                    or not (math.isfinite(w) and w >= 0)):
+                    or not math.isfinite(w) or w < 0):
                 raise ValueError(f"{type(self).__name__}: class_weight must map each class to a "
                                  f"finite weight >= 0, got {label!r}: {w!r} in {cw!r}")
 
@@ -461,11 +461,12 @@ class _MLPBase(BaseEstimator):
         self.n_iter_ += len(losses)
         self.t_ += n * len(losses)
         if losses:  # NaN is never the best (min() of a list with NaN depends on the order)
-            self.loss_ = self.loss_curve_[-1]
+            self.loss_: float | None = self.loss_curve_[-1]
             self.best_loss_ = min([self.best_loss_, *(v for v in losses if not math.isnan(v))])
         if scorer is not None:
             if self.validation_scores_ is None:
                 self.validation_scores_, self.validation_loss_curve_ = [], []
+            assert self.validation_loss_curve_ is not None  # set with validation_scores_
             self.validation_scores_ += scorer.scores
             self.validation_loss_curve_ += [float(v) for v in h["val_loss"][new]]
             self.best_validation_score_ = max(
