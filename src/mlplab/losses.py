@@ -57,6 +57,17 @@ class Loss:
         self._check_not_empty(shape)
         return self._targets(xp, y_true, tuple(shape), dtype)
 
+    def _targets(self, xp: Any, y_true: Any, shape: tuple[int, ...], dtype: Any) -> Array:
+        """``y_true`` checked and converted for predictions of ``shape`` (subclasses)."""
+        raise NotImplementedError(f"{self.name}: a Loss subclass implements _targets(xp, y_true, "
+                                  "shape, dtype), the checked targets")
+
+    def _value_and_grad(self, xp: Any, y_pred: Array, t: Array, w: Any) -> tuple[Array, Array]:
+        """(mean loss, dL/dy_pred) of prepared targets ``t``, rows weighted by ``w``
+        (subclasses)."""
+        raise NotImplementedError(f"{self.name}: a Loss subclass implements _value_and_grad(xp, "
+                                  "y_pred, t, w), the loss and its gradient")
+
     def validate_targets(self, y_true: Any, y_pred_like: Array) -> Array:
         """:meth:`targets` for predictions shaped like ``y_pred_like`` (checked too)."""
         self._check_pred(y_pred_like)
@@ -124,7 +135,7 @@ class Loss:
         return {}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Loss":
+    def from_config(cls, config: dict[str, Any]) -> Loss:
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -282,7 +293,7 @@ class Huber(Loss):
         return {"delta": self.delta}
 
 
-# --- classification on logits -----------------------------------------------------------------------
+# --- classification on logits ---------------------------------------------------------------
 
 @register_loss("cross_entropy", "softmax_cross_entropy", "categorical_cross_entropy", "log_loss")
 class SoftmaxCrossEntropy(Loss):
@@ -352,7 +363,8 @@ class _MarginLoss(Loss):
 class MulticlassHinge(_MarginLoss):
     """Weston-Watkins multiclass SVM loss on scores s:
 
-    L = 1/N sum_n sum_{j != y_n} max(0, s_nj - s_ny + margin)   (``squared=True``: the terms squared)
+    L = 1/N sum_n sum_{j != y_n} max(0, s_nj - s_ny + margin)
+    (``squared=True``: the terms squared)
 
     As in cs231n's notes: summed over classes, averaged over the batch. PyTorch's
     ``MultiMarginLoss`` also divides by the number of classes C.
@@ -438,6 +450,7 @@ class NegativeLogLikelihood(Loss):
 
 
 def get_loss(spec: Any) -> Loss:
-    """A loss from an instance, a registered name (``"cross_entropy"``) or ``{"name", "config"}``."""
+    """A loss from an instance, a registered name (``"cross_entropy"``) or
+    ``{"name", "config"}``."""
     return build_from_spec(LOSSES, spec, instance_of=Loss,
                            factory=lambda cls, cfg: cls.from_config(cfg))

@@ -2,16 +2,24 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from ._typing import Array, Namespace, Params
-from .backend import (PicklesNamespace, all_finite, copy, dtype_name, get_namespace,
-                      resolve_dtype)
+from .backend import PicklesNamespace, all_finite, copy, dtype_name, get_namespace, resolve_dtype
 from .errors import NotBuiltError, check_generator, check_matrix, check_positive_int
-from .layers.base import (Layer, backward_chain, build_chain, collect, forward_chain,
-                          get_layer, iter_generators, serialize_layer)
+from .layers.base import (
+    Layer,
+    backward_chain,
+    build_chain,
+    collect,
+    forward_chain,
+    get_layer,
+    iter_generators,
+    serialize_layer,
+)
 from .losses import get_loss
 
 
@@ -46,7 +54,7 @@ class Sequential(PicklesNamespace):
         #: checkpoint); :meth:`predict_proba` uses it when given none
         self.loss: Any = None
 
-    def add(self, layer: Any) -> "Sequential":
+    def add(self, layer: Any) -> Sequential:
         if self.built:
             raise RuntimeError("Sequential: cannot add layers after build")
         self.layers.append(get_layer(layer))
@@ -93,7 +101,8 @@ class Sequential(PicklesNamespace):
         if x.dtype != self.dtype:
             x = xp.astype(x, self.dtype)
         if not all_finite(xp, x):
-            raise ValueError("Sequential: input contains NaN or inf; clean or impute the data first")
+            raise ValueError("Sequential: input contains NaN or inf; clean or impute the data "
+                             "first")
         return x
 
     def forward(self, x: Array, *, training: bool = False, check: bool = True) -> Array:
@@ -149,7 +158,8 @@ class Sequential(PicklesNamespace):
 
     # -- views and state -----------------------------------------------------------------------
     def params(self) -> Params:
-        """Trainable arrays, keys ``"<layer index>.<name>"`` (views: writing them changes the model)."""
+        """Trainable arrays, keys ``"<layer index>.<name>"`` (views: writing them changes the
+        model)."""
         return collect(self.layers, "params")
 
     def grads(self) -> Params:
@@ -200,7 +210,7 @@ class Sequential(PicklesNamespace):
         return {"layers": [serialize_layer(layer) for layer in self.layers]}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Sequential":
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
         return cls(**config)
 
     def summary(self) -> str:
@@ -239,7 +249,7 @@ def _constructor_defaults(cls: type) -> dict[str, Any]:
     for klass in cls.__mro__:
         if "__init__" not in vars(klass) or klass is object:
             continue
-        parameters = inspect.signature(klass.__init__).parameters.values()
+        parameters = inspect.signature(vars(klass)["__init__"]).parameters.values()
         for p in parameters:
             if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
                 defaults.setdefault(p.name, p.default)
@@ -287,10 +297,10 @@ def _short_repr(layer: Layer, width: int = 44) -> str:
     """The layer's required arguments and its changed ones, as many as fit in ``width``, then
     ``...``: ``Dense(64, kernel_initializer='he_normal')``, ``Dense(64, ...)``, ``BatchNorm()``."""
     required, changed = layer_arguments(layer)
-    required = [repr(v) for v in required]
-    changed = [f"{k}={v!r}" for k, v in changed.items()]
+    positional = [repr(v) for v in required]
+    keywords = [f"{k}={v!r}" for k, v in changed.items()]
     label = lambda args: f"{layer.name}({', '.join(args)})"  # noqa: E731
-    candidates = [required + changed] + [required + changed[:k] + ["..."]
-                                         for k in reversed(range(len(changed)))]
+    candidates = [positional + keywords] + [positional + keywords[:k] + ["..."]
+                                            for k in reversed(range(len(keywords)))]
     return next((label(args) for args in candidates if len(label(args)) <= width),
                 f"{layer.name}(...)")

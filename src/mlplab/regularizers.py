@@ -3,7 +3,8 @@ right after each update). By default they act on weight matrices only (parameter
 never on biases, BatchNorm's gamma/beta or PReLU's slopes; ``include`` changes that."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ._typing import Array, Params
 from .backend import get_namespace

@@ -9,14 +9,14 @@ trainer is changed only after the whole checkpoint has been checked and read.
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
 import warnings
 import zipfile
 import zlib
-from typing import Any, Iterator, Mapping, NamedTuple
+from collections.abc import Iterator, Mapping
+from typing import IO, Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -74,7 +74,7 @@ def save_checkpoint(path: str | os.PathLike, trainer, *, extra: dict | None = No
     model = trainer.model
     if not model.built or trainer.opt_state is None:
         raise RuntimeError("save_checkpoint: nothing trained yet (call fit first)")
-    arrays = {f"state/{k}": to_numpy(v) for k, v in trainer.get_state().items()}
+    arrays: dict[str, Any] = {f"state/{k}": to_numpy(v) for k, v in trainer.get_state().items()}
     opt_arrays, scalars = _flatten(trainer.opt_state)
     arrays.update({f"opt/{k}": v for k, v in opt_arrays.items()})
     meta = {
@@ -110,7 +110,7 @@ def _bad(path: str, field: str, what: str, value: Any) -> ValueError:
     return ValueError(f"checkpoint {path!r}: field {field!r} must be {what}, got {text}")
 
 
-def _read_header(f: io.BufferedIOBase, path: str, key: str, member: str) -> _Entry:
+def _read_header(f: IO[bytes], path: str, key: str, member: str) -> _Entry:
     try:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
@@ -150,7 +150,7 @@ def _read_array(zf: zipfile.ZipFile, entry: _Entry, path: str, key: str) -> np.n
                                  "declares")
     except _ERRORS as e:
         raise ValueError(f"checkpoint {path!r} is truncated or corrupt ({e})") from None
-    order = "F" if entry.fortran else "C"
+    order: Literal["C", "F"] = "F" if entry.fortran else "C"
     return np.frombuffer(data, dtype=entry.dtype).reshape(entry.shape, order=order)
 
 
@@ -289,7 +289,7 @@ def _without_draws(obj: Any) -> list:
     """Set every ``*_initializer`` of ``obj`` and of its sublayers (given or default) to
     ``"zeros"``, so a build draws nothing; returns the objects visited."""
     seen = [obj]
-    for name, value in list(vars(obj).items()):
+    for name in list(vars(obj)):
         if name.endswith("_initializer"):
             setattr(obj, name, "zeros")
     for sub in getattr(obj, "layers", None) or []:  # Residual blocks
@@ -372,7 +372,7 @@ class _Checkpoint:
     def keys(self, prefix: str) -> list[str]:
         return [k[len(prefix):] for k in self.entries if k.startswith(prefix)]
 
-    def __enter__(self) -> "_Checkpoint":
+    def __enter__(self) -> _Checkpoint:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -383,7 +383,8 @@ class _LazyArrays(Mapping):
     """A checkpoint's arrays, each read from the file when first asked for."""
 
     def __init__(self, path: str, entries: dict[str, _Entry]):
-        self._path, self._entries, self._cache = path, entries, {}
+        self._path, self._entries = path, entries
+        self._cache: dict[str, np.ndarray] = {}
 
     def __getitem__(self, key: str) -> np.ndarray:
         if key not in self._cache:
