@@ -1,11 +1,12 @@
 # make demo : create .venv, install mlplab, run the demo (offline: scikit-learn's bundled digits)
-# make test : create .venv with the test extras, install the Fashion-MNIST package when possible, run the suite
+# make test : create .venv with the test extras, install the Fashion-MNIST package when possible,
+#             check lint, format and types (ruff, mypy), run the suite
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test venv venv-test data clean
+.PHONY: demo test lint venv venv-test data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +35,14 @@ data:
 demo: venv
 	$(BIN)/python -m mlplab demo
 
-test: venv-test data
+test: venv-test data lint
 	$(BIN)/python -m pytest -q
+
+# ruff (rules and format in pyproject.toml) and mypy (non-strict, src/) must pass
+lint: venv-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache src/mlplab/*.so

@@ -23,9 +23,11 @@ Reported per row: seconds per epoch, examples/s, achieved GFLOP/s (the useful wo
 weight per example forward, 2 for dW and 2 for dx except the first layer's), its fraction of the
 float32 GEMM peak measured in this run (a large square product), its fraction of the "GEMM
 floor" (how long the step's own matrix products take, run back to back at their shapes, times
-the steps per epoch; measured after every round, median), and the peak resident memory of a separate process training one epoch. The
-ratios compare seconds per epoch measured in the same run; the targets are those of issue 6.
+the steps per epoch; measured after every round, median), and the peak resident memory of a
+separate process training one epoch. The ratios compare seconds per epoch measured in the same
+run; the targets are those of issue 6.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,17 +71,25 @@ class Config:
         return 6 * sum(weights) - 2 * weights[0]  # the first layer needs no dx
 
 
-FULL = [Config((256, 256), 32), Config((256, 256), 128), Config((256, 256), 1024),
-        Config((1024, 1024, 1024), 128)]
+FULL = [
+    Config((256, 256), 32),
+    Config((256, 256), 128),
+    Config((256, 256), 1024),
+    Config((1024, 1024, 1024), 128),
+]
 QUICK = [Config((64, 64), 32), Config((64, 64), 256), Config((128, 128, 128), 64)]
 
 #: targets (issue 6), as mlplab's seconds per epoch over the other's
-TARGETS = {"PyTorch": {32: 0.85, 128: 0.85, 1024: 1.0, "wide": 1.0},
-           "scikit-learn float64": 1 / 2.5, "scikit-learn float32": 1 / 1.5}
+TARGETS = {
+    "PyTorch": {32: 0.85, 128: 0.85, 1024: 1.0, "wide": 1.0},
+    "scikit-learn float64": 1 / 2.5,
+    "scikit-learn float32": 1 / 1.5,
+}
 FLOOR_TARGET = 0.60
 
 
 # -- data ------------------------------------------------------------------------------------------
+
 
 def load_data(n: int | None, source: str, seed: int = 0):
     """(X float32 (n, 784), y int64 (n,), description)."""
@@ -99,7 +109,8 @@ def load_data(n: int | None, source: str, seed: int = 0):
     return X, y.astype(np.int64), "synthetic (Fashion-MNIST-shaped, seeded)"
 
 
-# -- the frameworks -------------------------------------------------------------------------------
+# -- the frameworks --------------------------------------------------------------------------------
+
 
 class Mlplab:
     name = "mlplab"
@@ -110,8 +121,14 @@ class Mlplab:
             layers += [mlplab.Dense(h, kernel_initializer="he_uniform"), mlplab.ReLU()]
         layers.append(mlplab.Dense(CLASSES))
         self.trainer = mlplab.Trainer(
-            mlplab.Sequential(layers), "softmax_cross_entropy", mlplab.adam(1e-3),
-            batch_size=config.batch_size, epochs=1, rng=np.random.default_rng(seed), verbose=0)
+            mlplab.Sequential(layers),
+            "softmax_cross_entropy",
+            mlplab.adam(1e-3),
+            batch_size=config.batch_size,
+            epochs=1,
+            rng=np.random.default_rng(seed),
+            verbose=0,
+        )
         self.X, self.y = X, y
         self.compiled = compiled
         if compiled is False:
@@ -131,6 +148,7 @@ class Torch:
     def __init__(self, X, y, config: Config, seed: int, fused: bool = False):
         import torch
         from torch import nn
+
         torch.manual_seed(seed)
         layers: list = []
         widths = config.widths(X.shape[1])
@@ -138,8 +156,9 @@ class Torch:
             layers += [nn.Linear(a, b), nn.ReLU()]
         layers.append(nn.Linear(widths[-2], widths[-1]))
         self.torch, self.model = torch, nn.Sequential(*layers)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3,
-                                    **({"fused": True} if fused else {}))
+        self.opt = torch.optim.Adam(
+            self.model.parameters(), lr=1e-3, **({"fused": True} if fused else {})
+        )
         self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
         self.bs, self.gen = config.batch_size, torch.Generator().manual_seed(seed)
         if fused:
@@ -152,7 +171,7 @@ class Torch:
         perm = torch.randperm(n, generator=self.gen)
         total = 0.0
         for i in range(0, n, bs):
-            idx = perm[i:i + bs]
+            idx = perm[i : i + bs]
             xb, yb = self.X[idx], self.y[idx]
             loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad(set_to_none=True)
@@ -164,12 +183,18 @@ class Torch:
 class Sklearn:
     def __init__(self, X, y, config: Config, seed: int, dtype: str):
         from sklearn.neural_network import MLPClassifier
+
         self.name = f"scikit-learn {dtype}"
         self.X, self.y = X.astype(dtype), y
         self.classes = np.arange(CLASSES)
-        self.est = MLPClassifier(hidden_layer_sizes=config.hidden, solver="adam", alpha=0.0,
-                                 batch_size=config.batch_size, learning_rate_init=1e-3,
-                                 random_state=seed)
+        self.est = MLPClassifier(
+            hidden_layer_sizes=config.hidden,
+            solver="adam",
+            alpha=0.0,
+            batch_size=config.batch_size,
+            learning_rate_init=1e-3,
+            random_state=seed,
+        )
 
     def epoch(self) -> None:
         with warnings.catch_warnings():
@@ -178,16 +203,19 @@ class Sklearn:
 
 
 def make_runners(names, X, y, config, seed):
-    makers = {"mlplab": lambda: Mlplab(X, y, config, seed),
-              "mlplab-numpy": lambda: Mlplab(X, y, config, seed, compiled=False),
-              "torch": lambda: Torch(X, y, config, seed),
-              "torch-fused": lambda: Torch(X, y, config, seed, fused=True),
-              "sklearn32": lambda: Sklearn(X, y, config, seed, "float32"),
-              "sklearn64": lambda: Sklearn(X, y, config, seed, "float64")}
+    makers = {
+        "mlplab": lambda: Mlplab(X, y, config, seed),
+        "mlplab-numpy": lambda: Mlplab(X, y, config, seed, compiled=False),
+        "torch": lambda: Torch(X, y, config, seed),
+        "torch-fused": lambda: Torch(X, y, config, seed, fused=True),
+        "sklearn32": lambda: Sklearn(X, y, config, seed, "float32"),
+        "sklearn64": lambda: Sklearn(X, y, config, seed, "float64"),
+    }
     return [makers[name]() for name in names]
 
 
 # -- GEMM rates ------------------------------------------------------------------------------------
+
 
 def time_op(op, min_seconds: float = 0.2) -> float:
     """Median seconds of one call, over calls filling about ``min_seconds`` (after one warm-up)."""
@@ -207,7 +235,7 @@ def gemm_peak(size: int, rng) -> float:
     b = rng.random((size, size), dtype=np.float32)
     out = np.empty((size, size), dtype=np.float32)
     best = min(time_op(lambda: np.matmul(a, b, out=out)) for _ in range(3))
-    return 2 * size ** 3 / best / 1e9
+    return 2 * size**3 / best / 1e9
 
 
 def gemm_floor(config: Config, n: int, n_features: int, rng) -> float:
@@ -233,7 +261,8 @@ def gemm_floor(config: Config, n: int, n_features: int, rng) -> float:
     return time_op(step, 0.5) * n / bs
 
 
-# -- peak memory, in a fresh process per row ---------------------------------------------------------
+# -- peak memory, in a fresh process per row -------------------------------------------------------
+
 
 def _rss_mb(field_name: str) -> float:
     with open("/proc/self/status") as f:
@@ -256,6 +285,7 @@ def memory_child(args) -> None:
         peak = _rss_mb("VmHWM")
     except OSError:  # no /proc: the peak of the whole process
         import resource
+
         before = float("nan")
         runner.epoch()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -263,9 +293,20 @@ def memory_child(args) -> None:
 
 
 def peak_memory(framework: str, config: Config, args) -> dict:
-    cmd = [sys.executable, __file__, "--memory-child", framework, "--data", args.data,
-           "--batch-size", str(config.batch_size), "--threads", str(args.threads),
-           "--hidden", *map(str, config.hidden)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--memory-child",
+        framework,
+        "--data",
+        args.data,
+        "--batch-size",
+        str(config.batch_size),
+        "--threads",
+        str(args.threads),
+        "--hidden",
+        *map(str, config.hidden),
+    ]
     if args.n is not None:
         cmd += ["--n", str(args.n)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
@@ -274,7 +315,8 @@ def peak_memory(framework: str, config: Config, args) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-# -- the run ----------------------------------------------------------------------------------------
+# -- the run ---------------------------------------------------------------------------------------
+
 
 def ratio_target(other: str, config: Config):
     if other.startswith("scikit-learn"):
@@ -286,9 +328,11 @@ def ratio_target(other: str, config: Config):
 
 def run(args) -> dict:
     from threadpoolctl import threadpool_limits
+
     threadpool_limits(args.threads)
     if any(f.startswith("torch") for f in args.frameworks):
         import torch
+
         torch.set_num_threads(args.threads)
     configs = QUICK if args.quick else FULL
     if args.configs is not None:
@@ -297,10 +341,18 @@ def run(args) -> dict:
     n, d = X.shape
     rng = np.random.default_rng(0)
     peak = gemm_peak(512 if args.quick else 2048, rng)
-    print(f"data: {source}, {n} x {d}; threads: {args.threads}; float32 GEMM peak "
-          f"{peak:.0f} GFLOP/s", flush=True)
-    result = {"data": source, "n": n, "threads": args.threads, "gemm_peak_gflops": peak,
-              "min_repeats": args.repeats, "configs": []}
+    print(
+        f"data: {source}, {n} x {d}; threads: {args.threads}; float32 GEMM peak {peak:.0f} GFLOP/s",
+        flush=True,
+    )
+    result = {
+        "data": source,
+        "n": n,
+        "threads": args.threads,
+        "gemm_peak_gflops": peak,
+        "min_repeats": args.repeats,
+        "configs": [],
+    }
     for config in configs:
         runners = make_runners(args.frameworks, X, y, config, seed=0)
         start = time.perf_counter()
@@ -309,8 +361,11 @@ def run(args) -> dict:
         round_s = time.perf_counter() - start
         # fast configurations get more rounds (about 30 s of timing, at most 15 rounds): their
         # ratios are the ones near the targets, and a median of 3 short epochs is noisy here
-        repeats = max(args.repeats, min(15, int(30 / max(round_s, 1e-9)))) if not args.quick \
+        repeats = (
+            max(args.repeats, min(15, int(30 / max(round_s, 1e-9))))
+            if not args.quick
             else args.repeats
+        )
         times: dict[str, list[float]] = {r.name: [] for r in runners}
         floors = []  # measured every round too: one measurement drifts like one epoch
         for _ in range(repeats):
@@ -324,13 +379,24 @@ def run(args) -> dict:
         rows = []
         for r in runners:
             sec = statistics.median(times[r.name])
-            row = {"framework": r.name, "seconds_per_epoch": sec, "examples_per_s": n / sec,
-                   "gflops": flops / sec / 1e9, "peak_fraction": flops / sec / 1e9 / peak,
-                   "floor_fraction": floor / sec, "times": times[r.name]}
+            row = {
+                "framework": r.name,
+                "seconds_per_epoch": sec,
+                "examples_per_s": n / sec,
+                "gflops": flops / sec / 1e9,
+                "peak_fraction": flops / sec / 1e9 / peak,
+                "floor_fraction": floor / sec,
+                "times": times[r.name],
+            }
             rows.append(row)
-        entry = {"config": config.name, "hidden": list(config.hidden),
-                 "batch_size": config.batch_size, "n_params": config.n_params(d),
-                 "gemm_floor_s": floor, "rows": rows}
+        entry = {
+            "config": config.name,
+            "hidden": list(config.hidden),
+            "batch_size": config.batch_size,
+            "n_params": config.n_params(d),
+            "gemm_floor_s": floor,
+            "rows": rows,
+        }
         if args.memory != "none":
             for r, key in zip(rows, args.frameworks):
                 if args.memory == "all" or key == "mlplab":
@@ -349,34 +415,50 @@ def ratios(entry) -> list[tuple[str, float, float | None]]:
         return []
     config = Config(tuple(entry["hidden"]), entry["batch_size"])
     ours = rows["mlplab"]["seconds_per_epoch"]
-    return [(name, ours / r["seconds_per_epoch"], ratio_target(name, config))
-            for name, r in rows.items() if name != "mlplab"]
+    return [
+        (name, ours / r["seconds_per_epoch"], ratio_target(name, config))
+        for name, r in rows.items()
+        if name != "mlplab"
+    ]
 
 
 def print_config(entry, flush=False) -> None:
-    print(f"\n### {entry['config']} ({entry['n_params']:,} parameters, GEMM floor "
-          f"{entry['gemm_floor_s']:.2f} s/epoch)")
-    print("| framework | s/epoch | examples/s | GFLOP/s | % GEMM peak | % GEMM floor | peak RSS MB |")
+    print(
+        f"\n### {entry['config']} ({entry['n_params']:,} parameters, GEMM floor "
+        f"{entry['gemm_floor_s']:.2f} s/epoch)"
+    )
+    print(
+        "| framework | s/epoch | examples/s | GFLOP/s | % GEMM peak | % GEMM floor | peak RSS MB |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in entry["rows"]:
         mem = f"{r['peak_rss_mb']:.0f}" if "peak_rss_mb" in r else "-"
-        print(f"| {r['framework']} | {r['seconds_per_epoch']:.3f} | {r['examples_per_s']:,.0f} | "
-              f"{r['gflops']:.0f} | {100 * r['peak_fraction']:.0f}% | "
-              f"{100 * r['floor_fraction']:.0f}% | {mem} |")
+        print(
+            f"| {r['framework']} | {r['seconds_per_epoch']:.3f} | {r['examples_per_s']:,.0f} | "
+            f"{r['gflops']:.0f} | {100 * r['peak_fraction']:.0f}% | "
+            f"{100 * r['floor_fraction']:.0f}% | {mem} |"
+        )
     for name, ratio, target in ratios(entry):
-        verdict = "" if target is None else (f" (target <= {target:.2f}: "
-                                             f"{'met' if ratio <= target else 'NOT met'})")
+        verdict = (
+            ""
+            if target is None
+            else (f" (target <= {target:.2f}: {'met' if ratio <= target else 'NOT met'})")
+        )
         print(f"mlplab / {name}: {ratio:.2f}{verdict}")
     ours = {r["framework"]: r for r in entry["rows"]}.get("mlplab")
     if ours is not None and len(entry["hidden"]) > 2:
         f = ours["floor_fraction"]
-        print(f"mlplab at {100 * f:.0f}% of the GEMM floor (target >= {100 * FLOOR_TARGET:.0f}%: "
-              f"{'met' if f >= FLOOR_TARGET else 'NOT met'})")
+        print(
+            f"mlplab at {100 * f:.0f}% of the GEMM floor (target >= {100 * FLOOR_TARGET:.0f}%: "
+            f"{'met' if f >= FLOOR_TARGET else 'NOT met'})"
+        )
     if ours is not None and "peak_rss_mb" in ours and "memory_bound_mb" in entry:
         ok = ours["peak_rss_mb"] <= entry["memory_bound_mb"]
-        print(f"mlplab peak RSS {ours['peak_rss_mb']:.0f} MB (bound: dataset + 4 x parameters + "
-              f"200 MB = {entry['memory_bound_mb']:.0f} MB: {'met' if ok else 'NOT met'})",
-              flush=flush)
+        print(
+            f"mlplab peak RSS {ours['peak_rss_mb']:.0f} MB (bound: dataset + 4 x parameters + "
+            f"200 MB = {entry['memory_bound_mb']:.0f} MB: {'met' if ok else 'NOT met'})",
+            flush=flush,
+        )
 
 
 def main(argv=None) -> int:
@@ -385,22 +467,39 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
     parser.add_argument("--data", choices=["auto", "fashion-mnist", "synthetic"], default=None)
     parser.add_argument("--n", type=int, default=None, help="use the first n examples")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed epochs, at least (default 3; more for fast configurations)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed epochs, at least (default 3; more for fast configurations)",
+    )
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--frameworks", nargs="+", default=None,
-                        choices=["mlplab", "mlplab-numpy", "torch", "torch-fused", "sklearn32",
-                                 "sklearn64"])
-    parser.add_argument("--configs", type=int, nargs="+", default=None,
-                        help="run only these configurations (0-based indices into the list)")
-    parser.add_argument("--memory", choices=["all", "mlplab", "none"], default=None,
-                        help="peak RSS in a fresh process per row (default all; quick: mlplab)")
+    parser.add_argument(
+        "--frameworks",
+        nargs="+",
+        default=None,
+        choices=["mlplab", "mlplab-numpy", "torch", "torch-fused", "sklearn32", "sklearn64"],
+    )
+    parser.add_argument(
+        "--configs",
+        type=int,
+        nargs="+",
+        default=None,
+        help="run only these configurations (0-based indices into the list)",
+    )
+    parser.add_argument(
+        "--memory",
+        choices=["all", "mlplab", "none"],
+        default=None,
+        help="peak RSS in a fresh process per row (default all; quick: mlplab)",
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--hidden", type=int, nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
         from threadpoolctl import threadpool_limits
+
         threadpool_limits(args.threads)
         args.framework = args.memory_child
         memory_child(args)
@@ -416,6 +515,7 @@ def main(argv=None) -> int:
         else:
             print("(PyTorch not installed: its rows are skipped)", file=sys.stderr)
         from mlplab.optim import fast
+
         if fast.AVAILABLE:  # the engine without its compiled optimizer step, too
             args.frameworks.insert(1, "mlplab-numpy")
         else:

@@ -9,6 +9,7 @@ seconds (the clock runs only during ``fit``) and epochs until the test accuracy 
 each target. Reference: the Fashion-MNIST paper's scikit-learn MLPClassifier reaches 0.871
 (relu, [100]) and 0.868 (tanh, [100]) (Xiao, Rasul, Vollgraf 2017, benchmark table).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,28 +29,52 @@ TARGETS = (0.88, 0.90)
 #: (a learning rate "cosine" decays from 1e-3 to 0 over the run's epochs)
 CANDIDATES = {
     "784-256-256-10 Adam, batch 128": ((256, 256), 0.0, 128, 1e-3, 30),
-    "784-256-256-10 Adam + cosine decay over 15 epochs, batch 128":
-        ((256, 256), 0.0, 128, "cosine", 15),
+    "784-256-256-10 Adam + cosine decay over 15 epochs, batch 128": (
+        (256, 256),
+        0.0,
+        128,
+        "cosine",
+        15,
+    ),
     "784-512-512-10 dropout 0.2, Adam, batch 128": ((512, 512), 0.2, 128, 1e-3, 30),
-    "784-512-512-10 dropout 0.2, Adam + cosine decay over 20 epochs, batch 128":
-        ((512, 512), 0.2, 128, "cosine", 20),
+    "784-512-512-10 dropout 0.2, Adam + cosine decay over 20 epochs, batch 128": (
+        (512, 512),
+        0.2,
+        128,
+        "cosine",
+        20,
+    ),
     "784-1024-1024-10 dropout 0.3, Adam, batch 256": ((1024, 1024), 0.3, 256, 1e-3, 30),
 }
 
 
 def build(hidden, dropout, batch_size, lr, epochs, seed, n):
     if lr == "cosine":
-        lr = mlplab.get_schedule({"name": "cosine_decay", "config": {
-            "learning_rate": 1e-3, "decay_steps": epochs * -(-n // batch_size), "unit": "step"}})
+        lr = mlplab.get_schedule(
+            {
+                "name": "cosine_decay",
+                "config": {
+                    "learning_rate": 1e-3,
+                    "decay_steps": epochs * -(-n // batch_size),
+                    "unit": "step",
+                },
+            }
+        )
     layers = []
     for h in hidden:
         layers += [mlplab.Dense(h, kernel_initializer="he_uniform"), mlplab.ReLU()]
         if dropout:
             layers.append(mlplab.Dropout(dropout))
     layers.append(mlplab.Dense(10))
-    return mlplab.Trainer(mlplab.Sequential(layers), "softmax_cross_entropy", mlplab.adam(lr),
-                          batch_size=batch_size, epochs=epochs, rng=np.random.default_rng(seed),
-                          verbose=0)
+    return mlplab.Trainer(
+        mlplab.Sequential(layers),
+        "softmax_cross_entropy",
+        mlplab.adam(lr),
+        batch_size=batch_size,
+        epochs=epochs,
+        rng=np.random.default_rng(seed),
+        verbose=0,
+    )
 
 
 def run(name, spec, data, seed, max_seconds):
@@ -70,8 +95,13 @@ def run(name, spec, data, seed, max_seconds):
                 reached[target] = (clock, epoch)
         if len(reached) == len(TARGETS) or clock > max_seconds:
             break
-    row = {"configuration": name, "best_test_accuracy": best, "epochs_run": epoch,
-           "seconds_run": clock, "curve": curve}
+    row = {
+        "configuration": name,
+        "best_test_accuracy": best,
+        "epochs_run": epoch,
+        "seconds_run": clock,
+        "curve": curve,
+    }
     for target in TARGETS:
         seconds, ep = reached.get(target, (None, None))
         row[f"seconds_to_{target}"], row[f"epochs_to_{target}"] = seconds, ep
@@ -82,11 +112,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny smoke run, synthetic data")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-seconds", type=float, default=300.0,
-                        help="stop a candidate after this much training time")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=300.0,
+        help="stop a candidate after this much training time",
+    )
     parser.add_argument("--json", default=None, help="write the rows to this JSON file")
-    parser.add_argument("--candidates", type=int, nargs="+", default=None,
-                        help="run only these candidates (0-based indices into the list)")
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        nargs="+",
+        default=None,
+        help="run only these candidates (0-based indices into the list)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         rng = np.random.default_rng(0)
@@ -101,20 +140,27 @@ def main(argv=None) -> int:
             names = list(CANDIDATES)
             candidates = {names[i]: CANDIDATES[names[i]] for i in args.candidates}
     rows = []
-    print("| configuration | seconds to 88% | epochs | seconds to 90% | epochs | best test "
-          "accuracy |")
+    print(
+        "| configuration | seconds to 88% | epochs | seconds to 90% | epochs | best test accuracy |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for name, spec in candidates.items():
         row = run(name, spec, data, args.seed, args.max_seconds)
         rows.append(row)
 
-        def cell(target, key):
+        def cell(target, key, row=row):
             value = row[f"{key}_to_{target}"]
-            return "not reached" if value is None else (
-                f"{value:.1f}" if isinstance(value, float) else str(value))
-        print(f"| {name} | {cell(0.88, 'seconds')} | {cell(0.88, 'epochs')} | "
-              f"{cell(0.9, 'seconds')} | {cell(0.9, 'epochs')} | {row['best_test_accuracy']:.4f} |",
-              flush=True)
+            return (
+                "not reached"
+                if value is None
+                else (f"{value:.1f}" if isinstance(value, float) else str(value))
+            )
+
+        print(
+            f"| {name} | {cell(0.88, 'seconds')} | {cell(0.88, 'epochs')} | "
+            f"{cell(0.9, 'seconds')} | {cell(0.9, 'epochs')} | {row['best_test_accuracy']:.4f} |",
+            flush=True,
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -1,4 +1,5 @@
 """Shared fixtures: a seeded rng and the array backends."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,6 +15,7 @@ def rng():
 def _no_network(monkeypatch):
     """Tests never download: any URL but a local ``file://`` mirror fails loudly."""
     import urllib.request
+
     real = urllib.request.urlopen
 
     def local_only(url, *args, **kwargs):
@@ -21,4 +23,5 @@ def _no_network(monkeypatch):
         if not str(address).startswith("file:"):
             raise AssertionError(f"a test tried to download {address}; tests must stay offline")
         return real(url, *args, **kwargs)
+
     monkeypatch.setattr(urllib.request, "urlopen", local_only)

@@ -1,5 +1,6 @@
 """Per-batch augmentation: RandomShift against scipy.ndimage.shift, GaussianInputNoise moments,
 fresh draws per batch, seeded reproducibility, dtype kept, and use inside the trainer."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,11 @@ def test_random_shift_is_a_zero_filled_translation_and_covers_all_shifts(rng):
     candidates = {(dy, dx) for dy in range(-s, s + 1) for dx in range(-s, s + 1)}
     seen = []
     for xi, oi in zip(x.reshape(n, h, w), out.reshape(n, h, w)):
-        matches = [c for c in candidates
-                   if np.array_equal(ndimage.shift(xi, c, order=0, mode="constant", cval=0.0), oi)]
+        matches = [
+            c
+            for c in candidates
+            if np.array_equal(ndimage.shift(xi, c, order=0, mode="constant", cval=0.0), oi)
+        ]
         assert len(matches) == 1, "each output must be exactly one zero-filled shift of its input"
         seen.append(matches[0])
     counts = np.array([seen.count(c) for c in sorted(candidates)])
@@ -34,8 +38,11 @@ def test_random_shift_is_seeded_and_fresh_per_batch(rng):
     np.testing.assert_array_equal(a, aug(x, np.random.default_rng(3)))
     g = np.random.default_rng(3)
     assert not np.array_equal(aug(x, g), aug(x, g))
-    with pytest.raises(ValueError, match=r"RandomShift: expected 64 features \(an 8x8 image\), "
-                                         "got 10"):
+    with pytest.raises(
+        ValueError,
+        match=r"RandomShift: expected 64 features \(an 8x8 image\), "
+        "got 10",
+    ):
         aug(x[:, :10], g)
     with pytest.raises(ValueError, match="max_shift must be an int >= 1"):
         RandomShift((8, 8), max_shift=0)
@@ -69,9 +76,16 @@ def test_trainer_augments_training_batches_only(rng):
         return x
 
     X, y = rng.standard_normal((70, 3)), rng.integers(0, 2, 70)
-    t = mlplab.Trainer(mlplab.Sequential([mlplab.Dense(2)]), "cross_entropy", "sgd",
-                       batch_size=32, epochs=2, augment=record, rng=np.random.default_rng(0),
-                       verbose=0)
+    t = mlplab.Trainer(
+        mlplab.Sequential([mlplab.Dense(2)]),
+        "cross_entropy",
+        "sgd",
+        batch_size=32,
+        epochs=2,
+        augment=record,
+        rng=np.random.default_rng(0),
+        verbose=0,
+    )
     t.fit(X, y, validation_data=(X, y))
     t.predict(X)
     assert seen == [32, 32, 6] * 2

@@ -7,6 +7,7 @@ step where it applies, the other libraries the readable transforms, and their ma
 sum in their own order, so the weights agree to rounding: relative 1e-10 after 3 float64 steps,
 1e-4 after a float32 epoch (measured against each tensor's largest entry).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -38,8 +39,16 @@ def make_trainer(xp, optimizer="adam", *, dtype="float64", epochs=1, **kw):
     rules scale up to full steps, so it would compare noise."""
     model = Sequential([Dense(8, use_bias=False), BatchNorm(), Tanh(), Dropout(0.25), Dense(3)])
     model.build(4, rng=np.random.default_rng(1), dtype=dtype, xp=xp)
-    return Trainer(model, "softmax_cross_entropy", optimizer, batch_size=BATCH, epochs=epochs,
-                   rng=np.random.default_rng(2), verbose=0, **kw)
+    return Trainer(
+        model,
+        "softmax_cross_entropy",
+        optimizer,
+        batch_size=BATCH,
+        epochs=epochs,
+        rng=np.random.default_rng(2),
+        verbose=0,
+        **kw,
+    )
 
 
 def on(xp, *arrays):
@@ -52,8 +61,7 @@ def leaves(state):
     if hasattr(state, "_asdict"):
         state = state._asdict()
     if isinstance(state, dict):
-        return [(f"{k}/{p}", x) for k, v in state.items() if k != "end_epoch"
-                for p, x in leaves(v)]
+        return [(f"{k}/{p}", x) for k, v in state.items() if k != "end_epoch" for p, x in leaves(v)]
     if isinstance(state, (tuple, list)):
         return [(f"{i}/{p}", x) for i, v in enumerate(state) for p, x in leaves(v)]
     return [("", to_numpy(state) if hasattr(state, "shape") else state)]
@@ -100,8 +108,10 @@ def scheduled(name):
 
 
 # clip_value bites on most entries of these gradients, clip_norm on the rest
-VARIANTS = {"plain": (lambda name: name, {}),
-            "schedule+clipping": (scheduled, {"clip_value": 0.02, "clip_norm": 0.1})}
+VARIANTS = {
+    "plain": (lambda name: name, {}),
+    "schedule+clipping": (scheduled, {"clip_value": 0.02, "clip_norm": 0.1}),
+}
 
 
 def fit_run(xp, name, variant, dtype):
@@ -114,10 +124,12 @@ def fit_run(xp, name, variant, dtype):
 
 # -- every gradient optimizer: fit, plain and with a schedule and clipping ----------------------
 
+
 @pytest.mark.parametrize("backend", list(BACKENDS))
 @pytest.mark.parametrize("name", GRADIENT_OPTIMIZERS)
-@pytest.mark.parametrize("variant, dtype", [("plain", "float64"), ("schedule+clipping", "float64"),
-                                            ("plain", "float32")])
+@pytest.mark.parametrize(
+    "variant, dtype", [("plain", "float64"), ("schedule+clipping", "float64"), ("plain", "float32")]
+)
 def test_fit_every_optimizer_as_on_numpy(backend, name, variant, dtype):
     xp = BACKENDS[backend]
     trainer = fit_run(xp, name, variant, dtype)
@@ -125,8 +137,9 @@ def test_fit_every_optimizer_as_on_numpy(backend, name, variant, dtype):
     assert trainer.step == 3
     assert_same_training(trainer, ref, RTOL[dtype], backend)
     for k in ("loss", "accuracy", "lr"):
-        assert trainer.history.history[k] == pytest.approx(ref.history.history[k],
-                                                           rel=RTOL[dtype]), k
+        assert trainer.history.history[k] == pytest.approx(
+            ref.history.history[k], rel=RTOL[dtype]
+        ), k
 
 
 def test_the_clipping_variant_clips():
@@ -138,14 +151,16 @@ def test_the_clipping_variant_clips():
     _, dout = trainer.loss.value_and_grad(model.forward(X[:BATCH], training=True), y[:BATCH])
     model.backward(dout)
     grads = [to_numpy(g) for g in model.grads().values()]
-    clip_value, clip_norm = (VARIANTS["schedule+clipping"][1][k] for k in ("clip_value",
-                                                                          "clip_norm"))
+    clip_value, clip_norm = (
+        VARIANTS["schedule+clipping"][1][k] for k in ("clip_value", "clip_norm")
+    )
     assert max(float(np.max(np.abs(g))) for g in grads) > clip_value
     clipped = [np.clip(g, -clip_value, clip_value) for g in grads]
     assert np.sqrt(sum(float(np.sum(g * g)) for g in clipped)) > clip_norm
 
 
 # -- evaluate, predict, validation data, train_step ---------------------------------------------
+
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_evaluate_predict_and_validation_as_on_numpy(backend):
@@ -158,9 +173,13 @@ def test_evaluate_predict_and_validation_as_on_numpy(backend):
         trainer.fit(*on(ns, X, y), validation_data=on(ns, X_val, y_val))
         x0, t0 = on(ns, X[:5], y[:5])
         value, _ = trainer.train_step(x0, t0)  # one more update, outside fit
-        runs[key] = (trainer, float(value), trainer.evaluate(*on(ns, X_val, y_val)),
-                     trainer.predict(ns.asarray(X_val), batch_size=7),  # 7 does not divide 24
-                     trainer.predict_labels(ns.asarray(X_val)))
+        runs[key] = (
+            trainer,
+            float(value),
+            trainer.evaluate(*on(ns, X_val, y_val)),
+            trainer.predict(ns.asarray(X_val), batch_size=7),  # 7 does not divide 24
+            trainer.predict_labels(ns.asarray(X_val)),
+        )
     (ref, ref_value, ref_eval, ref_proba, ref_labels) = runs["ref"]
     (trainer, value, evaluated, proba, labels) = runs["xp"]
     assert_same_training(trainer, ref, 1e-10, backend)
@@ -187,8 +206,15 @@ def test_an_unbuilt_model_is_built_on_the_data_library(backend):
     runs = []
     for ns in (np, xp):
         model = Sequential([Dense(8), Tanh(), Dense(3)])
-        trainer = Trainer(model, "softmax_cross_entropy", "adam", batch_size=BATCH, epochs=1,
-                          rng=np.random.default_rng(2), verbose=0)
+        trainer = Trainer(
+            model,
+            "softmax_cross_entropy",
+            "adam",
+            batch_size=BATCH,
+            epochs=1,
+            rng=np.random.default_rng(2),
+            verbose=0,
+        )
         trainer.fit(*on(ns, X, y))
         runs.append(trainer)
     ref, trainer = runs
@@ -197,6 +223,7 @@ def test_an_unbuilt_model_is_built_on_the_data_library(backend):
 
 
 # -- callbacks that change training ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_reduce_lr_on_plateau_and_early_stopping_as_on_numpy(backend):
@@ -208,10 +235,16 @@ def test_reduce_lr_on_plateau_and_early_stopping_as_on_numpy(backend):
     X_val, y_val = data(seed=1)
     runs = []
     for ns in (np, xp):
-        callbacks = [mlplab.ReduceLROnPlateau("val_loss", factor=0.5, patience=1, min_delta=1e3),
-                     mlplab.EarlyStopping("val_loss", patience=3, min_delta=1e3)]
-        trainer = make_trainer(ns, {"name": "momentum", "config": {"learning_rate": 0.1}},
-                               epochs=10, callbacks=callbacks)
+        callbacks = [
+            mlplab.ReduceLROnPlateau("val_loss", factor=0.5, patience=1, min_delta=1e3),
+            mlplab.EarlyStopping("val_loss", patience=3, min_delta=1e3),
+        ]
+        trainer = make_trainer(
+            ns,
+            {"name": "momentum", "config": {"learning_rate": 0.1}},
+            epochs=10,
+            callbacks=callbacks,
+        )
         trainer.fit(*on(ns, X, y), validation_data=on(ns, X_val, y_val))
         runs.append(trainer)
     ref, trainer = runs
@@ -230,6 +263,7 @@ def test_reduce_lr_on_plateau_and_early_stopping_as_on_numpy(backend):
 
 # -- penalties, constraints, sample weights ----------------------------------------------------
 
+
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_penalties_constraints_and_sample_weight_as_on_numpy(backend):
     """L1 + L2 gradients, a max-norm small enough to bind, per-example weights (given as NumPy:
@@ -239,22 +273,29 @@ def test_penalties_constraints_and_sample_weight_as_on_numpy(backend):
     sample_weight = np.linspace(0.2, 3.0, N)
     runs = []
     for ns in (np, xp):
-        trainer = make_trainer(ns, "rmsprop", epochs=2, penalties=[mlplab.L1(1e-3),
-                                                                   mlplab.L2(1e-2)],
-                               constraints=[mlplab.MaxNorm(0.5)])
+        trainer = make_trainer(
+            ns,
+            "rmsprop",
+            epochs=2,
+            penalties=[mlplab.L1(1e-3), mlplab.L2(1e-2)],
+            constraints=[mlplab.MaxNorm(0.5)],
+        )
         trainer.fit(*on(ns, X, y), sample_weight=sample_weight)
         runs.append(trainer)
     ref, trainer = runs
     assert_same_training(trainer, ref, 1e-10, backend)
     for k in ("loss", "penalty"):
         assert trainer.history.history[k] == pytest.approx(ref.history.history[k], rel=1e-10), k
-    column_norms = [np.sqrt(np.sum(to_numpy(t.model.params()["0.W"]) ** 2, axis=0))
-                    for t in (make_trainer(np), trainer)]
+    column_norms = [
+        np.sqrt(np.sum(to_numpy(t.model.params()["0.W"]) ** 2, axis=0))
+        for t in (make_trainer(np), trainer)
+    ]
     assert np.max(column_norms[0]) > 0.6  # the initial weights break it: it binds
     assert np.all(column_norms[1] <= 0.5 * (1 + 1e-12))
 
 
 # -- the non-finite stop --------------------------------------------------------------------------
+
 
 class PoisonAt(mlplab.Callback):
     """Writes NaN into the first weight after update ``step`` (once); counts the batches."""
@@ -271,8 +312,11 @@ class PoisonAt(mlplab.Callback):
 
 
 @pytest.mark.parametrize("backend", ["numpy", *BACKENDS])
-@pytest.mark.parametrize("step, per_batch", [(4, False), (4, True), (6, False)],
-                         ids=["loss", "loss-TerminateOnNaN", "weights-after-last-update"])
+@pytest.mark.parametrize(
+    "step, per_batch",
+    [(4, False), (4, True), (6, False)],
+    ids=["loss", "loss-TerminateOnNaN", "weights-after-last-update"],
+)
 def test_non_finite_stop_restores_the_last_finite_epoch(backend, step, per_batch):
     """Poisoned after update 4 (the first of epoch 2): NumPy stops at the next batch, other
     libraries at the end of the epoch (a per-batch check would wait for the device), unless
@@ -285,8 +329,9 @@ def test_non_finite_stop_restores_the_last_finite_epoch(backend, step, per_batch
     trainer = make_trainer(xp, "momentum", epochs=3, callbacks=[poison, *extra])
     X, y = data()
     what = "an update made the weights NaN or inf" if step == 6 else "loss became nan"
-    with pytest.warns(mlplab.TrainingDiverged, match=f"{what} in epoch 2 .* restored to the "
-                      "end of epoch 1"):
+    with pytest.warns(
+        mlplab.TrainingDiverged, match=f"{what} in epoch 2 .* restored to the end of epoch 1"
+    ):
         trainer.fit(*on(xp, X, y))
     assert trainer.diverged_at == 1 and trainer.epoch == 1 and trainer.step == 3
     # batches seen: NumPy checks batch 5's loss before the callbacks, TerminateOnNaN among
@@ -321,8 +366,7 @@ def test_checkpoint_written_on_one_backend_resumes_on_another(written_on, loaded
     ref = make_trainer(np, "adam", epochs=2)
     ref.fit(X, y)
     assert_same_training(resumed, ref, 1e-10, loaded_on)
-    assert resumed.history.history["loss"] == pytest.approx(ref.history.history["loss"],
-                                                            rel=1e-10)
+    assert resumed.history.history["loss"] == pytest.approx(ref.history.history["loss"], rel=1e-10)
     model = mlplab.load_model(path, xp=xp_b)
     proba = model.predict_proba(xp_b.asarray(X))
     assert get_namespace(proba) is get_namespace(xp_b.asarray(X))
@@ -333,6 +377,7 @@ def test_checkpoint_written_on_one_backend_resumes_on_another(written_on, loaded
 
 # -- full-batch solvers take the host path: same iterates ------------------------------------------
 
+
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_lbfgs_as_on_numpy(backend):
     xp = BACKENDS[backend]
@@ -341,8 +386,14 @@ def test_lbfgs_as_on_numpy(backend):
     for ns in (np, xp):
         model = Sequential([Dense(6), Tanh(), Dense(3)])
         model.build(4, rng=np.random.default_rng(1), dtype="float64", xp=ns)
-        trainer = Trainer(model, "softmax_cross_entropy", "lbfgs", epochs=3,
-                          rng=np.random.default_rng(2), verbose=0)
+        trainer = Trainer(
+            model,
+            "softmax_cross_entropy",
+            "lbfgs",
+            epochs=3,
+            rng=np.random.default_rng(2),
+            verbose=0,
+        )
         trainer.fit(*on(ns, X, y))
         runs.append(trainer)
     ref, trainer = runs

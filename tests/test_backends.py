@@ -1,5 +1,6 @@
 """Backend neutrality: the engine runs on array_api_strict arrays and torch CPU tensors and gives
 the numbers NumPy gives; the float32 path stays float32 end to end."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,9 @@ def test_layer_same_numbers_on_every_backend(make, backend, training, rng):
     np.testing.assert_allclose(to_numpy(out), out_np, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(to_numpy(dx), dx_np, rtol=1e-12, atol=1e-14)
     for k in layer_np.params:
-        np.testing.assert_allclose(to_numpy(layer.grads[k]), layer_np.grads[k],
-                                   rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(
+            to_numpy(layer.grads[k]), layer_np.grads[k], rtol=1e-12, atol=1e-14
+        )
     for k in layer_np.state:
         np.testing.assert_allclose(to_numpy(layer.state[k]), layer_np.state[k], rtol=1e-12)
 
@@ -61,15 +63,24 @@ def test_loss_same_numbers_on_every_backend(make, n_out, targets, backend, rng):
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_sequential_on_backend(backend, rng):
     xp = BACKENDS[backend]
-    layers = lambda: [mlplab.Dense(8, kernel_initializer="he_normal"), mlplab.BatchNorm(),  # noqa
-                      mlplab.ReLU(), mlplab.Dropout(0.2), mlplab.Dense(3)]
+
+    def layers():
+        return [
+            mlplab.Dense(8, kernel_initializer="he_normal"),
+            mlplab.BatchNorm(),
+            mlplab.ReLU(),
+            mlplab.Dropout(0.2),
+            mlplab.Dense(3),
+        ]
+
     x, y = rng.standard_normal((10, 4)), rng.integers(0, 3, 10)
     grads = []
     for ns in (np, xp):
         model = mlplab.Sequential(layers())
         model.build(4, rng=np.random.default_rng(1), dtype="float64", xp=ns)
         _, dout = mlplab.SoftmaxCrossEntropy().value_and_grad(
-            model.forward(ns.asarray(x), training=True), ns.asarray(y))
+            model.forward(ns.asarray(x), training=True), ns.asarray(y)
+        )
         model.backward(dout)
         grads.append({k: to_numpy(v) for k, v in model.grads().items()})
     for k in grads[0]:
@@ -111,16 +122,32 @@ def test_float32_loss_stays_float32(make, n_out, targets, rng):
 
 
 def test_float32_model_end_to_end_and_float64_data_is_cast_once(rng):
-    model = mlplab.Sequential([mlplab.Dense(16), mlplab.BatchNorm(), mlplab.ELU(),
-                               mlplab.Dropout(0.1), mlplab.Maxout(8, 2), mlplab.PReLU(),
-                               mlplab.Residual([mlplab.Dense(8), mlplab.Tanh()]), mlplab.Dense(3)])
+    model = mlplab.Sequential(
+        [
+            mlplab.Dense(16),
+            mlplab.BatchNorm(),
+            mlplab.ELU(),
+            mlplab.Dropout(0.1),
+            mlplab.Maxout(8, 2),
+            mlplab.PReLU(),
+            mlplab.Residual([mlplab.Dense(8), mlplab.Tanh()]),
+            mlplab.Dense(3),
+        ]
+    )
     model.build(4, rng=rng)
     x = rng.standard_normal((12, 4))  # float64 data, as users have it
     out = model.forward(x, training=True)
     value, dout = mlplab.SoftmaxCrossEntropy().value_and_grad(out, rng.integers(0, 3, 12))
     dx = model.backward(dout)
-    arrays = [out, value, dout, dx, *model.params().values(), *model.grads().values(),
-              *model.buffers().values()]
+    arrays = [
+        out,
+        value,
+        dout,
+        dx,
+        *model.params().values(),
+        *model.grads().values(),
+        *model.buffers().values(),
+    ]
     assert all(a.dtype == np.float32 for a in arrays), {a.dtype for a in arrays}
     for layer in model.layers:
         assert {a.dtype for a in _arrays(layer)} <= {np.dtype(np.float32)}

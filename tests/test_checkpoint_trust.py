@@ -1,6 +1,7 @@
 """Checkpoints one can trust: saving never clobbers what is not a checkpoint file and leaves
 nothing half-written; loading a hostile or broken file fails fast, without a big allocation,
 with a ValueError naming the file and the field, and leaves the trainer as it was."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,19 +18,25 @@ import zipfile
 
 import numpy as np
 import pytest
+from examples import LAYER_CASES
 
 import mlplab
 from mlplab import Dense, ReLU, Sequential, Trainer
 from mlplab.train import _files, checkpoint
 
-from examples import LAYER_CASES
-
 
 # -- helpers --------------------------------------------------------------------------------------
 def make_trainer(seed=0, *, width=5, epochs=2, optimizer="adam"):
     model = Sequential([Dense(width), ReLU(), mlplab.Dropout(0.1), Dense(3)])
-    return Trainer(model, "cross_entropy", optimizer, batch_size=8, epochs=epochs,
-                   rng=np.random.default_rng(seed), verbose=0)
+    return Trainer(
+        model,
+        "cross_entropy",
+        optimizer,
+        batch_size=8,
+        epochs=epochs,
+        rng=np.random.default_rng(seed),
+        verbose=0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +86,17 @@ def with_meta(src, dst, change) -> str:
 def snapshot(t: Trainer) -> dict:
     """Everything load may change, as plain copies."""
     opt, scalars = checkpoint._flatten(t.opt_state)
-    return {"state": t.get_state(), "opt": {k: v.copy() for k, v in opt.items()},
-            "scalars": dict(scalars), "epoch": t.epoch, "step": t.step,
-            "rng": t.rng.bit_generator.state, "augment": t.augment_rng.bit_generator.state,
-            "layers": [g.bit_generator.state for g in t.model.generators()],
-            "history": json.dumps(t.history.history)}
+    return {
+        "state": t.get_state(),
+        "opt": {k: v.copy() for k, v in opt.items()},
+        "scalars": dict(scalars),
+        "epoch": t.epoch,
+        "step": t.step,
+        "rng": t.rng.bit_generator.state,
+        "augment": t.augment_rng.bit_generator.state,
+        "layers": [g.bit_generator.state for g in t.model.generators()],
+        "history": json.dumps(t.history.history),
+    }
 
 
 def assert_same(a: dict, b: dict) -> None:
@@ -91,8 +104,9 @@ def assert_same(a: dict, b: dict) -> None:
         assert a[part].keys() == b[part].keys()
         for k in a[part]:
             np.testing.assert_array_equal(a[part][k], b[part][k], err_msg=f"{part}/{k}")
-    assert {k: a[k] for k in a if k not in ("state", "opt")} == \
-        {k: b[k] for k in b if k not in ("state", "opt")}
+    assert {k: a[k] for k in a if k not in ("state", "opt")} == {
+        k: b[k] for k in b if k not in ("state", "opt")
+    }
 
 
 def fails_small_and_fast(load, match: str, limit_mb: float = 16.0) -> None:
@@ -116,8 +130,11 @@ def test_save_refuses_fifo_and_directory_and_leaves_them(saved, data, tmp_path):
     fifo, folder = tmp_path / "pipe", tmp_path / "folder"
     os.mkfifo(fifo)
     folder.mkdir()
-    with pytest.raises(ValueError, match=r"save_checkpoint: .*pipe.* is a FIFO .*not a regular "
-                                         r"file; refusing"):
+    with pytest.raises(
+        ValueError,
+        match=r"save_checkpoint: .*pipe.* is a FIFO .*not a regular "
+        r"file; refusing",
+    ):
         t.save(fifo)
     with pytest.raises(ValueError, match=r"folder.* is a directory, not a regular file"):
         t.save(folder)
@@ -174,6 +191,7 @@ def test_save_fsyncs_the_file_and_its_folder(saved, tmp_path, monkeypatch):
     def fsync(fd):
         synced.append(stat.S_IFMT(os.fstat(fd).st_mode))
         real(fd)
+
     monkeypatch.setattr(os, "fsync", fsync)
     saved[0].save(tmp_path / "s.npz")
     assert synced == [stat.S_IFREG, stat.S_IFDIR]  # the data before the rename, then the rename
@@ -186,6 +204,7 @@ def test_failed_write_removes_its_temporary_and_keeps_the_old_file(saved, tmp_pa
     def write(f):
         f.write(b"half a checkpoint")
         raise OSError("disk full")
+
     with pytest.raises(OSError, match="disk full"):
         _files.atomic_write(path, write, owner="test")
     assert path.read_bytes() == before
@@ -194,8 +213,12 @@ def test_failed_write_removes_its_temporary_and_keeps_the_old_file(saved, tmp_pa
 
 def test_next_save_removes_temporaries_of_killed_saves(saved, tmp_path):
     t, path = saved
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead = int(done.stdout)  # a process that has exited: its temporary is stale
     host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
     stale = tmp_path / f".tmp-ck.npz.{dead}.{host}.0badcafe"
@@ -214,16 +237,31 @@ def test_next_save_removes_temporaries_of_killed_saves(saved, tmp_path):
 # -- item 12: no big allocation from a small file ------------------------------------------------
 def test_huge_declared_architecture_fails_before_building(saved, tmp_path):
     _, path = saved
-    huge = with_meta(path, tmp_path / "huge.npz", lambda m: m.update(
-        in_features=20_000, model={"layers": [{"name": "Dense", "config": {"units": 20_000}},
-                                              *m["model"]["layers"][1:]]}))
+    huge = with_meta(
+        path,
+        tmp_path / "huge.npz",
+        lambda m: m.update(
+            in_features=20_000,
+            model={
+                "layers": [
+                    {"name": "Dense", "config": {"units": 20_000}},
+                    *m["model"]["layers"][1:],
+                ]
+            },
+        ),
+    )
     assert os.path.getsize(huge) < 20_000  # a small file claiming 1.6 GB of weights
     match = r"huge\.npz.*'state/0\.W' holds float32 \(4, 5\).*declare float32 \(20000, 20000\)"
     fails_small_and_fast(lambda: mlplab.load_model(huge), match)
     fails_small_and_fast(lambda: checkpoint.read_checkpoint(huge), match)
     # a trainer with that (unbuilt) architecture: also refused before anything is built
-    t = Trainer(Sequential([Dense(20_000), ReLU(), mlplab.Dropout(0.1), Dense(3)]),
-                "cross_entropy", "adam", rng=np.random.default_rng(0), verbose=0)
+    t = Trainer(
+        Sequential([Dense(20_000), ReLU(), mlplab.Dropout(0.1), Dense(3)]),
+        "cross_entropy",
+        "adam",
+        rng=np.random.default_rng(0),
+        verbose=0,
+    )
     fails_small_and_fast(lambda: t.load(huge), match)
     assert not t.model.built
 
@@ -233,12 +271,15 @@ def test_npy_header_claiming_a_huge_shape(saved, tmp_path):
     entries = members(path)
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        header, {"descr": "<f4", "fortran_order": False, "shape": (100_000, 100_000)})
+        header, {"descr": "<f4", "fortran_order": False, "shape": (100_000, 100_000)}
+    )
     entries["state/0.W.npy"] = header.getvalue() + bytes(80)
     write_zip(tmp_path / "h.npz", entries)
-    fails_small_and_fast(lambda: mlplab.load_model(tmp_path / "h.npz"),
-                         r"h\.npz.*entry 'state/0\.W' is \d+ bytes uncompressed, but its header "
-                         r"\(float32 \(100000, 100000\)\) implies 40000000\d+")
+    fails_small_and_fast(
+        lambda: mlplab.load_model(tmp_path / "h.npz"),
+        r"h\.npz.*entry 'state/0\.W' is \d+ bytes uncompressed, but its header "
+        r"\(float32 \(100000, 100000\)\) implies 40000000\d+",
+    )
 
 
 def write_bomb(path, src, member: str, megabytes: int = 50) -> None:
@@ -248,7 +289,8 @@ def write_bomb(path, src, member: str, megabytes: int = 50) -> None:
     n = megabytes * 2**20 // 8
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        header, {"descr": "<f8", "fortran_order": False, "shape": (n,)})
+        header, {"descr": "<f8", "fortran_order": False, "shape": (n,)}
+    )
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, data in entries.items():
             if name != member:
@@ -260,13 +302,22 @@ def write_bomb(path, src, member: str, megabytes: int = 50) -> None:
                 f.write(chunk)
 
 
-@pytest.mark.parametrize("member, match", [
-    ("state/0.W.npy", r"'state/0\.W' holds float64 \(6553600,\), but fields 'model', "
-                      r"'in_features' and 'dtype' declare float32 \(4, 5\)"),
-    ("opt/inner_state/0/m/0.W.npy", r"optimizer state 'inner_state/0/m/0\.W' holds float64 "
-                                    r"\(6553600,\), the "
-                            r"trainer's optimizer expects float32 \(4, 5\)"),
-])
+@pytest.mark.parametrize(
+    "member, match",
+    [
+        (
+            "state/0.W.npy",
+            r"'state/0\.W' holds float64 \(6553600,\), but fields 'model', "
+            r"'in_features' and 'dtype' declare float32 \(4, 5\)",
+        ),
+        (
+            "opt/inner_state/0/m/0.W.npy",
+            r"optimizer state 'inner_state/0/m/0\.W' holds float64 "
+            r"\(6553600,\), the "
+            r"trainer's optimizer expects float32 \(4, 5\)",
+        ),
+    ],
+)
 def test_zip_bomb_is_refused_before_decompressing(saved, tmp_path, member, match):
     t, path = saved
     bomb = tmp_path / "bomb.npz"
@@ -280,8 +331,11 @@ def test_zip_bomb_is_refused_before_decompressing(saved, tmp_path, member, match
 def test_meta_json_is_bounded(saved, monkeypatch):
     _, path = saved
     monkeypatch.setattr(checkpoint, "MAX_META_BYTES", 1000)
-    with pytest.raises(ValueError, match=r"ck\.npz.*entry 'meta' is \d+ bytes, more than the "
-                                         r"1000 a checkpoint's JSON may take"):
+    with pytest.raises(
+        ValueError,
+        match=r"ck\.npz.*entry 'meta' is \d+ bytes, more than the "
+        r"1000 a checkpoint's JSON may take",
+    ):
         mlplab.load_model(path)
 
 
@@ -291,39 +345,63 @@ def corrupt_rng(m):
 
 
 MALFORMED = {  # change of the JSON -> (field named, how)
-    "epoch as a string": (lambda m: m.update(epoch="3"), r"field 'epoch' must be an int >= 0, "
-                                                         r"got '3'"),
+    "epoch as a string": (
+        lambda m: m.update(epoch="3"),
+        r"field 'epoch' must be an int >= 0, "
+        r"got '3'",
+    ),
     "epoch missing": (lambda m: m.pop("epoch"), r"field 'epoch' is missing"),
-    "in_features negative": (lambda m: m.update(in_features=-4),
-                             r"field 'in_features' must be a positive int, got -4"),
+    "in_features negative": (
+        lambda m: m.update(in_features=-4),
+        r"field 'in_features' must be a positive int, got -4",
+    ),
     "dtype unknown": (lambda m: m.update(dtype="float8"), r"field 'dtype' must be one of"),
-    "history a list": (lambda m: m.update(history=[1, 2]), r"field 'history' must be a JSON "
-                                                           r"object, got \[1, 2\]"),
-    "history values text": (lambda m: m["history"].update(loss="low"),
-                            r"field 'history/loss' must be a list of numbers, got 'low'"),
-    "history_epochs floats": (lambda m: m.update(history_epochs=[0.5]),
-                              r"field 'history_epochs' must be a list of ints"),
-    "opt scalar text": (lambda m: m["opt_scalars"].update({"inner_state/0/t": "4"}),
-                        r"field 'opt_scalars/inner_state/0/t' must be a number, got '4'"),
-    "opt int step a float": (lambda m: m["opt_scalars"].update({"inner_state/0/t": 4.5}),
-                             r"field 'opt_scalars/inner_state/0/t' must be an int, got 4\.5"),
-    "opt scalar extra": (lambda m: m["opt_scalars"].update(momentum=0.9),
-                         r"optimizer state \['momentum'\] is not part of the trainer's "
-                         r"optimizer"),
+    "history a list": (
+        lambda m: m.update(history=[1, 2]),
+        r"field 'history' must be a JSON "
+        r"object, got \[1, 2\]",
+    ),
+    "history values text": (
+        lambda m: m["history"].update(loss="low"),
+        r"field 'history/loss' must be a list of numbers, got 'low'",
+    ),
+    "history_epochs floats": (
+        lambda m: m.update(history_epochs=[0.5]),
+        r"field 'history_epochs' must be a list of ints",
+    ),
+    "opt scalar text": (
+        lambda m: m["opt_scalars"].update({"inner_state/0/t": "4"}),
+        r"field 'opt_scalars/inner_state/0/t' must be a number, got '4'",
+    ),
+    "opt int step a float": (
+        lambda m: m["opt_scalars"].update({"inner_state/0/t": 4.5}),
+        r"field 'opt_scalars/inner_state/0/t' must be an int, got 4\.5",
+    ),
+    "opt scalar extra": (
+        lambda m: m["opt_scalars"].update(momentum=0.9),
+        r"optimizer state \['momentum'\] is not part of the trainer's "
+        r"optimizer",
+    ),
     "rng state broken": (corrupt_rng, r"field 'rng' must be a PCG64 state"),
-    "layer rngs missing": (lambda m: m.update(layer_rngs=[]),
-                           r"field 'layer_rngs' must be 1 generator states"),
-    "model unknown layer": (lambda m: m["model"]["layers"].append({"name": "NoSuchLayer"}),
-                            r"field 'model' does not describe a valid model"),
-    "loss not an object": (lambda m: m.update(loss="mse"), r"field 'loss' must be a JSON "
-                                                           r"object"),
+    "layer rngs missing": (
+        lambda m: m.update(layer_rngs=[]),
+        r"field 'layer_rngs' must be 1 generator states",
+    ),
+    "model unknown layer": (
+        lambda m: m["model"]["layers"].append({"name": "NoSuchLayer"}),
+        r"field 'model' does not describe a valid model",
+    ),
+    "loss not an object": (
+        lambda m: m.update(loss="mse"),
+        r"field 'loss' must be a JSON "
+        r"object",
+    ),
     "extra a list": (lambda m: m.update(extra=[]), r"field 'extra' must be a JSON object"),
 }
 
 
 @pytest.mark.parametrize("case", list(MALFORMED))
-def test_malformed_checkpoint_names_file_and_field_and_changes_nothing(saved, data, tmp_path,
-                                                                       case):
+def test_malformed_checkpoint_names_file_and_field_and_changes_nothing(saved, data, tmp_path, case):
     change, match = MALFORMED[case]
     _, path = saved
     bad = with_meta(path, tmp_path / "bad.npz", change)
@@ -341,13 +419,19 @@ def test_meta_that_is_not_json(saved, tmp_path):
     entries = members(path)
     entries["meta.npy"] = npy(np.array('{"format": "mlplab-checkpoint", '))
     write_zip(tmp_path / "j.npz", entries)
-    with pytest.raises(ValueError, match=r"checkpoint '.*j\.npz': field 'meta' is not valid "
-                                         r"JSON \(Expecting"):
+    with pytest.raises(
+        ValueError,
+        match=r"checkpoint '.*j\.npz': field 'meta' is not valid "
+        r"JSON \(Expecting",
+    ):
         mlplab.load_model(tmp_path / "j.npz")
     entries["meta.npy"] = npy(np.zeros(3))
     write_zip(tmp_path / "n.npz", entries)
-    with pytest.raises(ValueError, match=r"n\.npz': entry 'meta' must be a JSON string, got "
-                                         r"float64 \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"n\.npz': entry 'meta' must be a JSON string, got "
+        r"float64 \(3,\)",
+    ):
         mlplab.load_model(tmp_path / "n.npz")
 
 
@@ -361,8 +445,11 @@ def test_entries_that_do_not_fit(saved, tmp_path):
     entries = members(path)
     del entries["state/3.b.npy"]  # (Dense, ReLU, Dropout, Dense: the last bias is 3.b)
     write_zip(tmp_path / "m.npz", entries)
-    with pytest.raises(ValueError, match=r"m\.npz': the arrays do not match the architecture in "
-                                         r"field 'model': missing \['3\.b'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"m\.npz': the arrays do not match the architecture in "
+        r"field 'model': missing \['3\.b'\]",
+    ):
         t.load(tmp_path / "m.npz")
     entries["state/3.b.npy"] = members(path)["state/3.b.npy"]
     entries["extra/x.npy"] = npy(np.zeros(2))
@@ -372,18 +459,29 @@ def test_entries_that_do_not_fit(saved, tmp_path):
     entries = members(path)
     entries["state/0.W.npy"] = npy(np.array([object()], dtype=object))
     write_zip(tmp_path / "o.npz", entries)
-    with pytest.raises(ValueError, match=r"o\.npz': entry 'state/0\.W' has dtype object; "
-                                         "checkpoints hold plain numeric arrays only"):
+    with pytest.raises(
+        ValueError,
+        match=r"o\.npz': entry 'state/0\.W' has dtype object; "
+        "checkpoints hold plain numeric arrays only",
+    ):
         t.load(tmp_path / "o.npz")
 
 
 def test_load_refuses_a_trainer_of_another_shape(saved, tmp_path):
     t, path = saved
-    other = Trainer(Sequential([Dense(5), ReLU(), mlplab.Dropout(0.1), Dense(3)]),
-                    "cross_entropy", "adam", rng=np.random.default_rng(0), verbose=0)
+    other = Trainer(
+        Sequential([Dense(5), ReLU(), mlplab.Dropout(0.1), Dense(3)]),
+        "cross_entropy",
+        "adam",
+        rng=np.random.default_rng(0),
+        verbose=0,
+    )
     other.model.build(6, rng=np.random.default_rng(0))
-    with pytest.raises(ValueError, match=r"ck\.npz' has in_features 4 \(field 'in_features'\), "
-                                         r"the trainer's model has 6"):
+    with pytest.raises(
+        ValueError,
+        match=r"ck\.npz' has in_features 4 \(field 'in_features'\), "
+        r"the trainer's model has 6",
+    ):
         other.load(path)
     wide = make_trainer(width=6)
     with pytest.raises(ValueError, match="the trainer's model architecture differs"):
@@ -413,10 +511,15 @@ def test_shape_only_build_gives_the_real_shapes_of_every_layer(make):
     # the guard against huge declared architectures builds shape-only: it must see what a
     # real build allocates, for every registered layer (and default initializers)
     model = Sequential([make(), Dense(3)])
-    meta = {"model": model.get_config(), "in_features": 5, "dtype": "float64",
-            "loss": {"name": "SoftmaxCrossEntropy", "config": {}}}
+    meta = {
+        "model": model.get_config(),
+        "in_features": 5,
+        "dtype": "float64",
+        "loss": {"name": "SoftmaxCrossEntropy", "config": {}},
+    }
     model.build(5, rng=np.random.default_rng(0), dtype="float64")
     real = {**model.params(), **model.buffers()}
     shapes = checkpoint._declared_arrays(meta, "p")
-    assert {k: (s.shape, s.dtype) for k, s in shapes.items()} == \
-        {k: (v.shape, v.dtype) for k, v in real.items()}
+    assert {k: (s.shape, s.dtype) for k, s in shapes.items()} == {
+        k: (v.shape, v.dtype) for k, v in real.items()
+    }

@@ -1,4 +1,5 @@
 """The demo command runs offline and its gradient check passes."""
+
 from __future__ import annotations
 
 import subprocess
@@ -7,8 +8,12 @@ import sys
 
 def test_demo_trains_reports_and_plots(tmp_path):
     plot = tmp_path / "plot.png"
-    out = subprocess.run([sys.executable, "-m", "mlplab", "demo", "--epochs", "15", "--plot",
-                          str(plot)], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "mlplab", "demo", "--epochs", "15", "--plot", str(plot)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert "Total params: 4,938" in out.stdout  # 64*64+64 + 2*64 + 64*10+10
     assert "gradient check: passed" in out.stdout
@@ -21,8 +26,12 @@ def test_demo_trains_reports_and_plots(tmp_path):
 
 def test_init_experiment_prints_verdicts_and_plots(tmp_path):
     plot = tmp_path / "init.png"
-    out = subprocess.run([sys.executable, "-m", "mlplab", "init-experiment", "--width", "100",
-                          "--plot", str(plot)], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "mlplab", "init-experiment", "--width", "100", "--plot", str(plot)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     small, large, xavier = out.stdout.split("\n\n")[:3]
     assert small.startswith("N(0, 0.01)") and "collapsed toward a constant" in small

@@ -1,6 +1,7 @@
 """The one door to speed (mlplab.optim.fast): the compiled step gives the readable transforms'
 bits for every optimizer in float32 and float64, a run may switch paths at any update, and it
 falls back to the readable path when it cannot run."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,9 @@ import mlplab
 from mlplab import _parallel, _settings, optim
 from mlplab.optim import fast
 
-needs_extension = pytest.mark.skipif(not fast.AVAILABLE,
-                                     reason="mlplab._sweep was not built (no C compiler)")
+needs_extension = pytest.mark.skipif(
+    not fast.AVAILABLE, reason="mlplab._sweep was not built (no C compiler)"
+)
 
 # every named optimizer, and a scheduled rate (evaluated by the door as inject_hyperparams does)
 OPTIMIZERS = {
@@ -43,6 +45,7 @@ def compiled_steps(monkeypatch):
         state = real(*args)
         seen.append(state is not None)
         return state
+
     monkeypatch.setattr(fast, "_compiled_step", spy)
     return seen
 
@@ -54,12 +57,14 @@ def _train(make, dtype, steps=34, shapes=((300, 500), (7,)), door=lambda step: T
     readable update + apply_updates."""
     rng = np.random.default_rng(1)
     params = {f"p{i}": rng.standard_normal(s).astype(dtype) for i, s in enumerate(shapes)}
-    tiny = np.finfo(dtype).smallest_normal * 2.0 ** 20
+    tiny = np.finfo(dtype).smallest_normal * 2.0**20
     opt = make()
     state = opt.init(params)
     for step in range(steps):
-        grads = {k: (rng.standard_normal(p.shape) * (3.0 if step % 5 else 1e-3)).astype(dtype)
-                 for k, p in params.items()}
+        grads = {
+            k: (rng.standard_normal(p.shape) * (3.0 if step % 5 else 1e-3)).astype(dtype)
+            for k, p in params.items()
+        }
         grads["p0"][1] *= tiny  # a row of would-be subnormal moments
         grads["p0"][0, :3] = [0.0, np.inf, -np.inf] if step == steps - 1 else 0.0
         if door(step):
@@ -74,12 +79,14 @@ def assert_same_bits(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for k in a:
         assert a[k].dtype == b[k].dtype
-        np.testing.assert_array_equal(a[k].view(f"u{a[k].itemsize}"),
-                                      b[k].view(f"u{b[k].itemsize}"), err_msg=k)
+        np.testing.assert_array_equal(
+            a[k].view(f"u{a[k].itemsize}"), b[k].view(f"u{b[k].itemsize}"), err_msg=k
+        )
 
 
 def state_arrays(state) -> dict:
     from mlplab.train.checkpoint import _leaves
+
     return {k: np.asarray(v) for k, v in _leaves(state)}
 
 
@@ -122,18 +129,18 @@ def test_flushing_is_part_of_the_rule(compiled, kernels):
         pytest.skip("mlplab._sweep was not built")
     kernels(compiled)
     opt = optim.momentum(1.0, mu=0.5)
-    tiny = float(np.finfo(np.float32).smallest_normal) * 2.0 ** 24
+    tiny = float(np.finfo(np.float32).smallest_normal) * 2.0**24
     params = {"w": np.zeros(3, np.float32)}
     state = opt.init(params)
-    g = np.array([tiny * 2.0 ** 10, 1.0, np.nan], np.float32)
+    g = np.array([tiny * 2.0**10, 1.0, np.nan], np.float32)
     with np.errstate(invalid="ignore"):
         for t in range(1, 17):
             grads = {"w": g if t == 1 else np.zeros(3, np.float32)}
             state = optim.update_and_apply(opt, grads, state, params)
             v = state.inner_state[1].velocity["w"]
             if t == 15:
-                assert v[0] == np.float32(-tiny * 2.0 ** -4) and v[1] == -(2.0 ** -14)
-    assert v[0] == 0 and v[1] == -(2.0 ** -15) and np.isnan(v[2])
+                assert v[0] == np.float32(-tiny * 2.0**-4) and v[1] == -(2.0**-14)
+    assert v[0] == 0 and v[1] == -(2.0**-15) and np.isnan(v[2])
 
 
 @needs_extension
@@ -163,8 +170,11 @@ def test_falls_back_to_the_readable_path(case, kernels, compiled_steps, rng):
         g = np.asfortranarray(g)
     if case == "mixed dtypes":
         g = g.astype(np.float64)
-    make = (lambda: optim.chain(optim.clip(0.5), optim.adam(0.1))) if case == "user chain" \
+    make = (
+        (lambda: optim.chain(optim.clip(0.5), optim.adam(0.1)))
+        if case == "user chain"
         else (lambda: optim.adam(0.1))
+    )
     kernels(case != "off")
     params, ref = {"W": W.copy()}, {"W": W.copy()}
     opt = make()
@@ -182,6 +192,7 @@ def test_falls_back_to_the_readable_path(case, kernels, compiled_steps, rng):
 def test_extension_rejects_bad_calls():
     """The C entry point checks what it is given (the Python side never passes these)."""
     from mlplab import _sweep
+
     a = np.zeros(10, np.float32)
     adam = bytes([_sweep.RULES["adam"][0]])
     scalars = (0.9, 0.1, 0.999, 0.001, 0.3, 3e-10, 0.0)
@@ -229,6 +240,7 @@ def test_extension_is_built_where_a_compiler_is():
     would go unnoticed, so say it here."""
     import shutil
     import sysconfig
+
     compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(compiler) is None:
         pytest.skip(f"no C compiler ({compiler}): mlplab runs its NumPy kernels")

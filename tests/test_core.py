@@ -1,6 +1,7 @@
 """The core a student reads (issue 12): the hierarchical softmax as an output layer with a
 parameter-free loss, the checked and unchecked entry points of losses and models, and the one
 accuracy helper behind the trainer's logs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,13 +14,17 @@ import mlplab
 from mlplab import Dense, HierarchicalSoftmax, Sequential, Tanh, Trainer, gradcheck
 from mlplab.losses import TASKS
 
-
 # -- hierarchical softmax: an output layer and the loss "nll" ------------------------------------
 
-@pytest.mark.parametrize("layer", [
-    HierarchicalSoftmax(5),
-    HierarchicalSoftmax(6, tree="huffman", class_counts=[9, 1, 4, 2, 7, 3])],
-    ids=["balanced", "huffman"])
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        HierarchicalSoftmax(5),
+        HierarchicalSoftmax(6, tree="huffman", class_counts=[9, 1, 4, 2, 7, 3]),
+    ],
+    ids=["balanced", "huffman"],
+)
 def test_hierarchical_model_matches_torch_path_formula(layer, rng):
     # the classic formula: -log P(y|h) = -sum over y's path of log sigma(+-z_j), z = h W + b
     model = Sequential([Dense(4), Tanh(), layer])
@@ -62,10 +67,12 @@ def test_hierarchical_probabilities_sum_to_one_and_losses_hold_no_weights(rng):
 
 # -- checked once, then unchecked ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("make, n_out, targets", LOSS_CASES)
 @pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
-def test_unchecked_entry_on_prepared_targets_gives_the_checked_bits(make, n_out, targets,
-                                                                     weighted, rng):
+def test_unchecked_entry_on_prepared_targets_gives_the_checked_bits(
+    make, n_out, targets, weighted, rng
+):
     loss = make()
     z = rng.standard_normal((7, n_out)).astype(np.float32)
     y = targets(rng, 7, n_out)
@@ -73,8 +80,7 @@ def test_unchecked_entry_on_prepared_targets_gives_the_checked_bits(make, n_out,
     t = loss.targets(y, z.shape, dtype=z.dtype, xp=np)
     checked = loss.value_and_grad(z, y, w)
     rows = slice(2, 6)  # a batch of the prepared targets is the batch's targets
-    unchecked = loss.value_and_grad(z[rows], t[rows], None if w is None else w[rows],
-                                    check=False)
+    unchecked = loss.value_and_grad(z[rows], t[rows], None if w is None else w[rows], check=False)
     again = loss.value_and_grad(z[rows], y[rows], None if w is None else w[rows])
     assert float(unchecked[0]) == float(again[0])
     np.testing.assert_array_equal(unchecked[1], again[1])
@@ -85,8 +91,7 @@ def test_unchecked_entry_on_prepared_targets_gives_the_checked_bits(make, n_out,
 
 def test_loss_targets_refuses_an_empty_batch():
     with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy: the batch is empty"):
-        mlplab.SoftmaxCrossEntropy().targets(np.zeros(0, np.int64), (0, 3), dtype=np.float32,
-                                             xp=np)
+        mlplab.SoftmaxCrossEntropy().targets(np.zeros(0, np.int64), (0, 3), dtype=np.float32, xp=np)
 
 
 def test_fit_checks_inputs_and_targets_once_not_per_batch(rng, monkeypatch):
@@ -125,22 +130,33 @@ def test_forward_check_false_skips_the_input_check(rng):
 
 # -- accuracy: one helper for mini-batch, full-batch and evaluate ------------------------------
 
+
 def test_every_loss_declares_a_known_task():
     for name in mlplab.LOSSES.names():
         assert mlplab.get_loss(name).task in TASKS, name
 
 
-@pytest.mark.parametrize("loss, n_out, make_y, labels", [
-    ("cross_entropy", 3, lambda r: r.integers(0, 3, 30), lambda out: out.argmax(1)),
-    ("binary_cross_entropy", 2, lambda r: r.integers(0, 2, (30, 2)), lambda out: out > 0),
-    ("multilabel_hinge", 2, lambda r: 2 * r.integers(0, 2, (30, 2)) - 1.0,
-     lambda out: np.where(out > 0, 1.0, -1.0)),
-], ids=["multiclass", "multilabel", "signed_multilabel"])
+@pytest.mark.parametrize(
+    "loss, n_out, make_y, labels",
+    [
+        ("cross_entropy", 3, lambda r: r.integers(0, 3, 30), lambda out: out.argmax(1)),
+        ("binary_cross_entropy", 2, lambda r: r.integers(0, 2, (30, 2)), lambda out: out > 0),
+        (
+            "multilabel_hinge",
+            2,
+            lambda r: 2 * r.integers(0, 2, (30, 2)) - 1.0,
+            lambda out: np.where(out > 0, 1.0, -1.0),
+        ),
+    ],
+    ids=["multiclass", "multilabel", "signed_multilabel"],
+)
 def test_accuracy_of_evaluate_and_full_batch_solver_is_the_share_of_right_labels(
-        loss, n_out, make_y, labels, rng):
+    loss, n_out, make_y, labels, rng
+):
     X, y = rng.standard_normal((30, 4)), make_y(rng)
-    trainer = Trainer(Sequential([Dense(5), Tanh(), Dense(n_out)]), loss, "lbfgs", epochs=3,
-                      rng=rng, verbose=0)
+    trainer = Trainer(
+        Sequential([Dense(5), Tanh(), Dense(n_out)]), loss, "lbfgs", epochs=3, rng=rng, verbose=0
+    )
     trainer.fit(X, y)
     out = np.asarray(trainer.model.predict(X), np.float64)
     expected = float(np.mean(labels(out) == y))  # per example, or per output

@@ -1,6 +1,7 @@
 """Datasets: the IDX reader against hand-built files, the search order, downloads from a local
 file:// mirror (tests never touch the network) with SHA-256 checks, clear errors for missing,
 corrupt and truncated files, the registry, tables and toy sets."""
+
 from __future__ import annotations
 
 import gzip
@@ -14,20 +15,27 @@ import pytest
 from mlplab.data import datasets as ds
 from mlplab.data import load_dataset, load_fashion_mnist, load_table, read_idx, write_idx
 
-STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-         "t10k-labels-idx1-ubyte")
+STEMS = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 def fake_idx_set(folder: Path, rng, n_train=12, n_test=5, gz=True) -> dict:
     """Four small IDX files shaped like MNIST's, written byte by byte (big-endian header)."""
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = {STEMS[0]: rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-              STEMS[1]: rng.integers(0, 10, n_train, dtype=np.uint8),
-              STEMS[2]: rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-              STEMS[3]: rng.integers(0, 10, n_test, dtype=np.uint8)}
+    arrays = {
+        STEMS[0]: rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        STEMS[1]: rng.integers(0, 10, n_train, dtype=np.uint8),
+        STEMS[2]: rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        STEMS[3]: rng.integers(0, 10, n_test, dtype=np.uint8),
+    }
     for stem, a in arrays.items():
-        raw = bytes([0, 0, 8, a.ndim]) + b"".join(n.to_bytes(4, "big") for n in a.shape) \
-            + a.tobytes()
+        raw = (
+            bytes([0, 0, 8, a.ndim]) + b"".join(n.to_bytes(4, "big") for n in a.shape) + a.tobytes()
+        )
         (folder / (stem + (".gz" if gz else ""))).write_bytes(gzip.compress(raw) if gz else raw)
     return arrays
 
@@ -39,9 +47,14 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("MLPLAB_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("MLPLAB_CACHE", str(tmp_path / "cache"))
     real = ds.search_folders
-    monkeypatch.setattr(ds, "search_folders", lambda name, path=None: [
-        f if not str(f).startswith("/usr/share/datasets") else tmp_path / "system" / name
-        for f in real(name, path)])
+    monkeypatch.setattr(
+        ds,
+        "search_folders",
+        lambda name, path=None: [
+            f if not str(f).startswith("/usr/share/datasets") else tmp_path / "system" / name
+            for f in real(name, path)
+        ],
+    )
     return tmp_path
 
 
@@ -98,9 +111,12 @@ def test_search_order_explicit_env_system_cache(isolated, rng):
 
 
 def test_nothing_found_offline_says_where_to_put_the_files(isolated):
-    with pytest.raises(ds.DatasetNotFoundError, match=r"(?s)fashion-mnist: files not found in.*"
-                       r"data/fashion-mnist.*cache/fashion-mnist.*train-images-idx3-ubyte\.gz.*"
-                       "apt-get install dataset-fashion-mnist"):
+    with pytest.raises(
+        ds.DatasetNotFoundError,
+        match=r"(?s)fashion-mnist: files not found in.*"
+        r"data/fashion-mnist.*cache/fashion-mnist.*train-images-idx3-ubyte\.gz.*"
+        "apt-get install dataset-fashion-mnist",
+    ):
         load_fashion_mnist(download=False)
     with pytest.raises(ds.DatasetNotFoundError, match="mine"):
         load_fashion_mnist(isolated / "mine")  # an explicit path is not silently ignored
@@ -110,18 +126,30 @@ def test_download_checks_sha256_and_writes_atomically(isolated, rng, monkeypatch
     mirror = isolated / "mirror"
     fake_idx_set(mirror, rng, n_train=6)
     sums = {s: hashlib.sha256((mirror / f"{s}.gz").read_bytes()).hexdigest() for s in STEMS}
-    monkeypatch.setitem(ds.IDX_SOURCES, "mnist", {**ds.IDX_SOURCES["mnist"],
-                        "mirrors": ["file:///nonexistent/", mirror.as_uri() + "/"],
-                        "sha256": sums})
+    monkeypatch.setitem(
+        ds.IDX_SOURCES,
+        "mnist",
+        {
+            **ds.IDX_SOURCES["mnist"],
+            "mirrors": ["file:///nonexistent/", mirror.as_uri() + "/"],
+            "sha256": sums,
+        },
+    )
     (X, y), (Xt, yt) = ds.load_mnist()  # the first mirror fails, the second serves
     assert X.shape == (6, 784)
     cached = sorted(os.listdir(isolated / "cache" / "mnist"))
     assert cached == sorted(f"{s}.gz" for s in STEMS)  # no temporary files left behind
 
     # a file whose checksum does not match is refused and never lands in the cache
-    monkeypatch.setitem(ds.IDX_SOURCES, "mnist", {**ds.IDX_SOURCES["mnist"],
-                        "mirrors": [mirror.as_uri() + "/"],
-                        "sha256": {**sums, STEMS[0]: "0" * 64}})
+    monkeypatch.setitem(
+        ds.IDX_SOURCES,
+        "mnist",
+        {
+            **ds.IDX_SOURCES["mnist"],
+            "mirrors": [mirror.as_uri() + "/"],
+            "sha256": {**sums, STEMS[0]: "0" * 64},
+        },
+    )
     monkeypatch.setenv("MLPLAB_CACHE", str(isolated / "cache2"))
     with pytest.raises(ValueError, match="SHA-256 .* expected 0000"):
         ds.load_mnist()
@@ -131,6 +159,7 @@ def test_download_checks_sha256_and_writes_atomically(isolated, rng, monkeypatch
 
 def test_registry_bundled_sets():
     from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+
     iris = load_dataset("iris")
     X, y = iris
     np.testing.assert_array_equal(X, load_iris().data.astype(np.float32))
@@ -145,8 +174,10 @@ def test_registry_bundled_sets():
         load_dataset("iriss")
 
 
-@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
-                    reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+    reason="Debian's dataset-fashion-mnist is not installed",
+)
 def test_real_fashion_mnist_from_the_system_folder():
     d = load_dataset("fashion_mnist", path="/usr/share/datasets/fashion-mnist")
     assert d.X.shape == (60000, 784) and d.X_test.shape == (10000, 784)
@@ -178,14 +209,27 @@ def test_toy_sets_have_their_geometry():
 
 def test_load_table_csv_and_parquet(tmp_path):
     import pandas as pd
-    df = pd.DataFrame({"age": [20, 31, 45, 52], "color": ["red", "blue", "red", "green"],
-                       "member": [True, False, True, True], "label": ["yes", "no", "yes", "no"]})
+
+    df = pd.DataFrame(
+        {
+            "age": [20, 31, 45, 52],
+            "color": ["red", "blue", "red", "green"],
+            "member": [True, False, True, True],
+            "label": ["yes", "no", "yes", "no"],
+        }
+    )
     df.to_csv(tmp_path / "t.csv", index=False)
     df.to_parquet(tmp_path / "t.parquet")
     for name in ("t.csv", "t.parquet"):
         d = load_table(tmp_path / name, target="label")
-        assert d.feature_names == ["age", "color=blue", "color=green", "color=red",
-                                   "member=False", "member=True"]
+        assert d.feature_names == [
+            "age",
+            "color=blue",
+            "color=green",
+            "color=red",
+            "member=False",
+            "member=True",
+        ]
         np.testing.assert_array_equal(d.X[:, 0], [20, 31, 45, 52])
         np.testing.assert_array_equal(d.X[:, 1:4], [[0, 0, 1], [1, 0, 0], [0, 0, 1], [0, 1, 0]])
         assert d.target_names == ["no", "yes"] and d.y.tolist() == [1, 0, 1, 0]
@@ -198,8 +242,11 @@ def test_load_table_csv_and_parquet(tmp_path):
 
 def test_load_table_reports_missing_values_and_bad_columns(tmp_path):
     (tmp_path / "m.csv").write_text("a,b,c,y\n1,,x,0\n2,3,,1\n4,5,z,1\n,7,w,0\n")
-    with pytest.raises(ValueError, match=r"missing values in 'a' \(1 rows\), 'b' \(1 rows\), "
-                                         r"'c' \(1 rows\) of 4 rows.*missing='drop'"):
+    with pytest.raises(
+        ValueError,
+        match=r"missing values in 'a' \(1 rows\), 'b' \(1 rows\), "
+        r"'c' \(1 rows\) of 4 rows.*missing='drop'",
+    ):
         load_table(tmp_path / "m.csv", target="y")
     d = load_table(tmp_path / "m.csv", target="y", missing="drop")
     assert d.X.shape[0] == 1 and "dropped 3 of 4 rows" in d.description
@@ -214,5 +261,6 @@ def test_load_table_reports_missing_values_and_bad_columns(tmp_path):
 
 def test_tests_cannot_reach_the_network():
     import urllib.request
+
     with pytest.raises(AssertionError, match="tests must stay offline"):
         urllib.request.urlopen("https://example.org/")

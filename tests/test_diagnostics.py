@@ -2,6 +2,7 @@
 healthy inits; a learning rate that kills ReLUs; a too-small net with high bias; a big
 unregularized net on 500 examples with high variance) and must give the verdict; the numbers
 behind them are checked against closed forms."""
+
 from __future__ import annotations
 
 import math
@@ -12,10 +13,19 @@ from sklearn.datasets import load_digits
 
 import mlplab
 from mlplab import Dense, ReLU, Sequential, Tanh, Trainer
-from mlplab.diagnostics import (activation_statistics, bias_variance_report, check_initial_loss,
-                                check_update_ratios, diagnose, gradient_norms,
-                                initialization_experiment, learning_curve, overfit_tiny_subset,
-                                update_ratios, validation_curve)
+from mlplab.diagnostics import (
+    activation_statistics,
+    bias_variance_report,
+    check_initial_loss,
+    check_update_ratios,
+    diagnose,
+    gradient_norms,
+    initialization_experiment,
+    learning_curve,
+    overfit_tiny_subset,
+    update_ratios,
+    validation_curve,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +35,9 @@ def digits():
 
 
 def test_initialization_experiment_collapse_saturation_and_healthy_spread(tmp_path):
-    results, fig = initialization_experiment(depth=10, width=200, n=500,
-                                             rng=np.random.default_rng(0), plot=True)
+    results, fig = initialization_experiment(
+        depth=10, width=200, n=500, rng=np.random.default_rng(0), plot=True
+    )
     small, _ = results["N(0, 0.01)"]
     stds = [s.std for s in small if s.kind == "tanh"]
     assert all(b < a for a, b in zip(stds, stds[1:]))  # shrinks layer after layer
@@ -60,12 +71,28 @@ def test_huge_learning_rate_kills_relus_and_the_advice_says_so(digits):
     X, y = digits
 
     def run(lr):
-        model = Sequential([Dense(256, kernel_initializer="he_normal"), ReLU(),
-                            Dense(256, kernel_initializer="he_normal"), ReLU(), Dense(10)])
+        model = Sequential(
+            [
+                Dense(256, kernel_initializer="he_normal"),
+                ReLU(),
+                Dense(256, kernel_initializer="he_normal"),
+                ReLU(),
+                Dense(10),
+            ]
+        )
         monitor = mlplab.TrainingMonitor(X[:500], y[:500])
-        Trainer(model, "cross_entropy", mlplab.sgd(lr), batch_size=32, epochs=1,
-                rng=np.random.default_rng(0), callbacks=[monitor], verbose=0).fit(X, y)
+        Trainer(
+            model,
+            "cross_entropy",
+            mlplab.sgd(lr),
+            batch_size=32,
+            epochs=1,
+            rng=np.random.default_rng(0),
+            callbacks=[monitor],
+            verbose=0,
+        ).fit(X, y)
         return monitor.reports[0]
+
     bad = run(1.0).problems("dead_relu")
     assert bad and bad[0].severity == "problem" and "learning rate too high" in bad[0].advice
     assert max(f.value for f in bad) >= 0.4
@@ -96,8 +123,10 @@ def test_vanishing_gradients_in_a_deep_sigmoid_net(rng):
     X, y = rng.standard_normal((200, 20)), rng.integers(0, 3, 200)
     layers = []
     for _ in range(12):
-        layers += [Dense(20, kernel_initializer={"name": "normal", "config": {"std": 0.3}}),
-                   mlplab.Sigmoid()]
+        layers += [
+            Dense(20, kernel_initializer={"name": "normal", "config": {"std": 0.3}}),
+            mlplab.Sigmoid(),
+        ]
     model = Sequential(layers + [Dense(3)])
     model.build(20, rng=rng, dtype="float64")
     report = diagnose(model, "cross_entropy", X, y)
@@ -136,14 +165,23 @@ def test_bias_variance_verdicts_from_numbers():
 
 def test_too_small_network_has_high_bias_and_a_big_one_does_not():
     data = mlplab.load_dataset("spiral", n_samples=600, rng=np.random.default_rng(0))
-    Xtr, Xv, _, ytr, yv, _ = mlplab.train_val_test_split(data.X, data.y,
-                                                         rng=np.random.default_rng(0))
+    Xtr, Xv, _, ytr, yv, _ = mlplab.train_val_test_split(
+        data.X, data.y, rng=np.random.default_rng(0)
+    )
 
     def report(layers):
-        t = Trainer(Sequential(layers), "cross_entropy", mlplab.adam(0.01), batch_size=32,
-                    epochs=100, rng=np.random.default_rng(0), verbose=0)
+        t = Trainer(
+            Sequential(layers),
+            "cross_entropy",
+            mlplab.adam(0.01),
+            batch_size=32,
+            epochs=100,
+            rng=np.random.default_rng(0),
+            verbose=0,
+        )
         t.fit(Xtr, ytr, validation_data=(Xv, yv))
         return bias_variance_report(t.history)
+
     linear = report([Dense(3)])
     assert linear.high_bias and not linear.high_variance and linear.train_error > 0.3
     deep = report([Dense(64), ReLU(), Dense(64), ReLU(), Dense(3)])
@@ -152,12 +190,20 @@ def test_too_small_network_has_high_bias_and_a_big_one_does_not():
 
 def test_big_unregularized_net_on_500_examples_has_high_variance(digits):
     X, y = digits
-    t = Trainer(Sequential([Dense(512), ReLU(), Dense(512), ReLU(), Dense(10)]),
-                "cross_entropy", "adam", batch_size=32, epochs=40,
-                rng=np.random.default_rng(0), verbose=0)
+    t = Trainer(
+        Sequential([Dense(512), ReLU(), Dense(512), ReLU(), Dense(10)]),
+        "cross_entropy",
+        "adam",
+        batch_size=32,
+        epochs=40,
+        rng=np.random.default_rng(0),
+        verbose=0,
+    )
     t.fit(X[:500], y[:500], validation_data=(X[500:], y[500:]))
-    errors = (1 - t.evaluate(X[:500], y[:500])["accuracy"],
-              1 - t.evaluate(X[500:], y[500:])["accuracy"])
+    errors = (
+        1 - t.evaluate(X[:500], y[:500])["accuracy"],
+        1 - t.evaluate(X[500:], y[500:])["accuracy"],
+    )
     r = bias_variance_report(errors)
     assert r.high_variance and not r.high_bias, str(r)
     assert bias_variance_report(t.history).high_variance
@@ -167,17 +213,40 @@ def test_learning_and_validation_curves(digits, tmp_path):
     X, y = digits
 
     def make(rng, lam=0.0):
-        return Trainer(Sequential([Dense(32), ReLU(), Dense(10)]), "cross_entropy",
-                       mlplab.adam(3e-3), batch_size=32, epochs=15, rng=rng, verbose=0,
-                       penalties=[mlplab.L2(lam)] if lam else [])
-    curve = learning_curve(make, X[:1000], y[:1000], X[1000:], y[1000:], sizes=(0.05, 0.3, 1.0),
-                           preprocessing="standardize", rng=np.random.default_rng(0))
+        return Trainer(
+            Sequential([Dense(32), ReLU(), Dense(10)]),
+            "cross_entropy",
+            mlplab.adam(3e-3),
+            batch_size=32,
+            epochs=15,
+            rng=rng,
+            verbose=0,
+            penalties=[mlplab.L2(lam)] if lam else [],
+        )
+
+    curve = learning_curve(
+        make,
+        X[:1000],
+        y[:1000],
+        X[1000:],
+        y[1000:],
+        sizes=(0.05, 0.3, 1.0),
+        preprocessing="standardize",
+        rng=np.random.default_rng(0),
+    )
     assert curve.x == [50, 300, 1000]
     assert curve.val_error[0] > curve.val_error[-1]  # more data, lower validation error
     assert all(tr <= va + 0.01 for tr, va in zip(curve.train_error, curve.val_error))
-    vc = validation_curve(lambda lam, rng: make(rng, lam), [1e-4, 1e-2, 1.0], X[:1000],
-                          y[:1000], X[1000:], y[1000:], name="L2 lambda",
-                          rng=np.random.default_rng(0))
+    vc = validation_curve(
+        lambda lam, rng: make(rng, lam),
+        [1e-4, 1e-2, 1.0],
+        X[:1000],
+        y[:1000],
+        X[1000:],
+        y[1000:],
+        name="L2 lambda",
+        rng=np.random.default_rng(0),
+    )
     assert vc.log_x and vc.train_error[-1] > vc.train_error[0]  # strong L2 underfits
     assert vc.best in (1e-4, 1e-2)
     fig = vc.plot()
@@ -189,8 +258,16 @@ def test_overfit_tiny_subset(digits):
     X, y = digits
 
     def make(lr):
-        return lambda rng: Trainer(Sequential([Dense(64), ReLU(), Dense(10)]), "cross_entropy",
-                                   mlplab.adam(lr), batch_size=20, epochs=100, rng=rng, verbose=0)
+        return lambda rng: Trainer(
+            Sequential([Dense(64), ReLU(), Dense(10)]),
+            "cross_entropy",
+            mlplab.adam(lr),
+            batch_size=20,
+            epochs=100,
+            rng=rng,
+            verbose=0,
+        )
+
     ok = overfit_tiny_subset(make(1e-2), X, y, rng=np.random.default_rng(0))
     assert ok.severity == "ok" and "100%" in ok.message
     stuck = overfit_tiny_subset(make(1e-7), X, y, rng=np.random.default_rng(0))
@@ -200,8 +277,15 @@ def test_overfit_tiny_subset(digits):
 def test_monitor_history_and_gradient_plot(digits, tmp_path):
     X, y = digits
     monitor = mlplab.TrainingMonitor(X[:200], y[:200], every=2)
-    t = Trainer(Sequential([Dense(32), Tanh(), Dense(10)]), "cross_entropy", "adam",
-                epochs=4, rng=np.random.default_rng(0), callbacks=[monitor], verbose=0)
+    t = Trainer(
+        Sequential([Dense(32), Tanh(), Dense(10)]),
+        "cross_entropy",
+        "adam",
+        epochs=4,
+        rng=np.random.default_rng(0),
+        callbacks=[monitor],
+        verbose=0,
+    )
     t.fit(X, y)
     assert [h["epoch"] for h in monitor.history] == [0, 2] and sorted(monitor.reports) == [0, 2]
     assert set(monitor.history[0]["grad_norm"]) == {"0.W", "2.W"}

@@ -6,6 +6,7 @@ cause is confirmed independently (closed forms, direct NumPy, finite differences
 and the report's headline must name that cause; in every scenario no two findings may
 contradict each other (the pairs are listed in ``CONTRADICTORY`` below).
 """
+
 from __future__ import annotations
 
 import math
@@ -19,13 +20,22 @@ from sklearn.metrics import accuracy_score
 
 import mlplab
 from mlplab import Dense, ReLU, Sequential, Tanh, Trainer, gradcheck
-from mlplab.diagnostics import (Evidence, Report, check_gradients, check_update_ratios, diagnose,
-                                explain, learning_rate_too_high)
+from mlplab.diagnostics import (
+    Evidence,
+    Report,
+    check_gradients,
+    check_update_ratios,
+    diagnose,
+    explain,
+    learning_rate_too_high,
+)
 
 #: advice that cannot both be right about one network at one time
 CONTRADICTORY = [
-    (r"\braise (it|the learning rate)\b|learning rate (is )?too low",
-     r"\blower (it|the learning rate)\b|learning rate (is )?too high"),
+    (
+        r"\braise (it|the learning rate)\b|learning rate (is )?too low",
+        r"\blower (it|the learning rate)\b|learning rate (is )?too high",
+    ),
     (r"weights too small", r"weights too large"),
     (r"bigger network", r"smaller network"),
 ]
@@ -59,8 +69,12 @@ def contradictions(report, model=None, loss=None, X=None, y=None) -> list[str]:
             found.append(f"{a!r} with {b!r}")
     if report.problems("dead_relu") and any("weights too small" in t for t in advice):
         found.append("weights too small with dead ReLUs")
-    if model is not None and y is not None and report.by_check("gradient_flow") and \
-            _zero_gradients(model, loss, X, y):
+    if (
+        model is not None
+        and y is not None
+        and report.by_check("gradient_flow")
+        and _zero_gradients(model, loss, X, y)
+    ):
         found.append("[ok] gradient_flow while every weight gradient is zero")
     return found
 
@@ -88,25 +102,37 @@ def digits():
 def _stack(width, depth, activation, std):
     layers = []
     for _ in range(depth):
-        layers += [Dense(width, kernel_initializer={"name": "normal", "config": {"std": std}}),
-                   mlplab.Activation(activation)]
+        layers += [
+            Dense(width, kernel_initializer={"name": "normal", "config": {"std": std}}),
+            mlplab.Activation(activation),
+        ]
     return layers
 
 
 # -- the classic failures ---------------------------------------------------------------------
+
 
 def test_too_high_learning_rate_kills_relus_and_is_named_as_the_cause():
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
     model = Sequential([Dense(128), ReLU(), Dense(128), ReLU(), Dense(10)])
     monitor = mlplab.TrainingMonitor(X[:200], y[:200])
-    t = Trainer(model, "cross_entropy", mlplab.sgd(3.0), batch_size=32, epochs=2,
-                rng=np.random.default_rng(0), callbacks=[monitor], verbose=0)
+    t = Trainer(
+        model,
+        "cross_entropy",
+        mlplab.sgd(3.0),
+        batch_size=32,
+        epochs=2,
+        rng=np.random.default_rng(0),
+        callbacks=[monitor],
+        verbose=0,
+    )
     t.fit(X, y)  # the issue's case: digits, 128-128 ReLU, sgd(3.0)
     # the cause, independently: the first epoch's loss overshot chance (ln 10), units died
     assert t.history.history["loss"][0] > math.log(10)
-    assert _dead_fraction(model, X[:200], 3) == 1.0 and _zero_gradients(model, "cross_entropy",
-                                                                        X[:200], y[:200])
+    assert _dead_fraction(model, X[:200], 3) == 1.0 and _zero_gradients(
+        model, "cross_entropy", X[:200], y[:200]
+    )
     context = (model, "cross_entropy", X[:200], y[:200])
     # while the updates are huge (epoch 0), and after they stopped for good (now)
     assert_trustworthy(monitor.reports[0], "learning_rate", "lower the learning rate")
@@ -117,8 +143,9 @@ def test_too_high_learning_rate_kills_relus_and_is_named_as_the_cause():
     assert {f.cause for f in late.problems("dead_relu")} == {"learning_rate"}
     assert "epoch 1" in late.headline.message  # the ratios before they died
     # on demand: the history alone shows the overshoot; without it the dead units lead
-    assert_trustworthy(diagnose(*context, history=t.history), "learning_rate",
-                       "lower the learning rate", *context)
+    assert_trustworthy(
+        diagnose(*context, history=t.history), "learning_rate", "lower the learning rate", *context
+    )
     bare = diagnose(*context)
     assert_trustworthy(bare, "dead_relu", "learning rate too high", *context)
     assert f"{_dead_fraction(model, X[:200], 1):.0%} of the ReLU units in layer 1" in str(bare)
@@ -128,16 +155,25 @@ def test_too_low_learning_rate(digits):
     X, y = digits
     model = Sequential([Dense(32), Tanh(), Dense(10)])
     monitor = mlplab.TrainingMonitor(X[:200], y[:200])
-    t = Trainer(model, "cross_entropy", mlplab.sgd(1e-5), batch_size=32, epochs=2,
-                rng=np.random.default_rng(0), callbacks=[monitor], verbose=0)
+    t = Trainer(
+        model,
+        "cross_entropy",
+        mlplab.sgd(1e-5),
+        batch_size=32,
+        epochs=2,
+        rng=np.random.default_rng(0),
+        callbacks=[monitor],
+        verbose=0,
+    )
     model.build(64, rng=np.random.default_rng(1))
     W0 = np.array(model.params()["0.W"], dtype=np.float64)
     t.fit(X[:500], y[:500])
     W1 = np.asarray(model.params()["0.W"], dtype=np.float64)
     assert np.linalg.norm(W1 - W0) / np.linalg.norm(W0) < 1e-3  # the weights barely moved
     report = monitor.reports[1]
-    assert_trustworthy(report, "learning_rate", "raise the learning rate", model,
-                       "cross_entropy", X[:200], y[:200])
+    assert_trustworthy(
+        report, "learning_rate", "raise the learning rate", model, "cross_entropy", X[:200], y[:200]
+    )
     assert report.headline.severity == "problem" and "too low" in report.headline.message
 
 
@@ -147,8 +183,15 @@ def test_too_small_init_collapses_a_deep_tanh_net(digits):
     model.build(64, rng=np.random.default_rng(0))
     assert np.std(np.asarray(model.params()["2.W"])) == pytest.approx(0.01, rel=0.1)
     report = diagnose(model, "cross_entropy", X[:200], y[:200], initial=True)
-    assert_trustworthy(report, "collapsed_activations", "weights too small", model,
-                       "cross_entropy", X[:200], y[:200])
+    assert_trustworthy(
+        report,
+        "collapsed_activations",
+        "weights too small",
+        model,
+        "cross_entropy",
+        X[:200],
+        y[:200],
+    )
     assert "gain 0.0" in report.headline.advice  # 0.01 * sqrt(64) = 0.08
 
 
@@ -163,8 +206,9 @@ def test_too_large_init_saturates(digits, activation):
     flat = np.abs(a) > 0.99 if activation == "tanh" else (a < 0.01) | (a > 0.99)
     assert flat.mean() > 0.25  # most units sit in the flat tails
     report = diagnose(model, "cross_entropy", X[:300], y[:300], initial=True)
-    assert_trustworthy(report, "saturation", "weights too large", model, "cross_entropy",
-                       X[:300], y[:300])
+    assert_trustworthy(
+        report, "saturation", "weights too large", model, "cross_entropy", X[:300], y[:300]
+    )
 
 
 def test_vanishing_gradients_in_a_deep_sigmoid_net(rng):
@@ -181,41 +225,57 @@ def test_vanishing_gradients_in_a_deep_sigmoid_net(rng):
             values.append(float(loss(model.forward(X), y)))
         W[entry] = old
         return (values[0] - values[1]) / (2 * eps)
+
     first = max(abs(numeric("0.W", i)) for i in range(0, 400, 40))
     last = max(abs(numeric("24.W", i)) for i in range(0, 60, 6))
     assert first < 1e-3 * last  # the gradient really vanishes on the way back
     report = diagnose(model, loss, X, y)
-    assert_trustworthy(report, "vanishing_gradients", "ReLU-family activations", model, loss,
-                       X, y)
+    assert_trustworthy(report, "vanishing_gradients", "ReLU-family activations", model, loss, X, y)
 
 
 def test_overfitting_big_net_on_few_examples(digits):
     X, y = digits
-    t = Trainer(Sequential([Dense(64), ReLU(), Dense(64), ReLU(), Dense(10)]), "cross_entropy",
-                mlplab.adam(3e-3), batch_size=25, epochs=25, rng=np.random.default_rng(0),
-                verbose=0)
+    t = Trainer(
+        Sequential([Dense(64), ReLU(), Dense(64), ReLU(), Dense(10)]),
+        "cross_entropy",
+        mlplab.adam(3e-3),
+        batch_size=25,
+        epochs=25,
+        rng=np.random.default_rng(0),
+        verbose=0,
+    )
     t.fit(X[:100], y[:100], validation_data=(X[1000:1400], y[1000:1400]))
     train = accuracy_score(y[:100], t.predict_labels(X[:100]))
     val = accuracy_score(y[1000:1400], t.predict_labels(X[1000:1400]))
     assert train == 1.0 and val < 0.9
     report = diagnose(t.model, "cross_entropy", X[:100], y[:100], history=t.history)
-    assert_trustworthy(report, "bias_variance", "more training data", t.model, "cross_entropy",
-                       X[:100], y[:100])
+    assert_trustworthy(
+        report, "bias_variance", "more training data", t.model, "cross_entropy", X[:100], y[:100]
+    )
     assert "high variance" in report.headline.message
 
 
 def test_underfitting_linear_model_on_the_spiral():
     data = mlplab.load_dataset("spiral", n_samples=300, rng=np.random.default_rng(0))
-    Xtr, Xv, _, ytr, yv, _ = mlplab.train_val_test_split(data.X, data.y,
-                                                         rng=np.random.default_rng(0))
+    Xtr, Xv, _, ytr, yv, _ = mlplab.train_val_test_split(
+        data.X, data.y, rng=np.random.default_rng(0)
+    )
     reference = LogisticRegression().fit(Xtr, ytr)  # the best linear model cannot fit it either
     assert accuracy_score(ytr, reference.predict(Xtr)) < 0.7
-    t = Trainer(Sequential([Dense(3)]), "cross_entropy", mlplab.adam(0.05), batch_size=32,
-                epochs=30, rng=np.random.default_rng(0), verbose=0)
+    t = Trainer(
+        Sequential([Dense(3)]),
+        "cross_entropy",
+        mlplab.adam(0.05),
+        batch_size=32,
+        epochs=30,
+        rng=np.random.default_rng(0),
+        verbose=0,
+    )
     t.fit(Xtr, ytr, validation_data=(Xv, yv))
     report = diagnose(t.model, "cross_entropy", Xtr, ytr, history=t.history)
-    assert_trustworthy(report, "bias_variance", "bigger network", t.model, "cross_entropy",
-                       Xtr, ytr)
+    assert_trustworthy(
+        report, "bias_variance", "bigger network", t.model, "cross_entropy", Xtr, ytr
+    )
     assert "high bias" in report.headline.message
 
 
@@ -224,8 +284,16 @@ def test_monitor_reports_the_epoch_in_which_training_diverged():
     X = rng.standard_normal((200, 5)).astype(np.float32)
     y = (X @ rng.standard_normal((5, 1))).astype(np.float32)
     monitor = mlplab.TrainingMonitor(X[:50], y[:50], every=5)
-    t = Trainer(Sequential([Dense(16), ReLU(), Dense(1)]), "mse", mlplab.sgd(2.0), batch_size=20,
-                epochs=4, rng=np.random.default_rng(0), callbacks=[monitor], verbose=0)
+    t = Trainer(
+        Sequential([Dense(16), ReLU(), Dense(1)]),
+        "mse",
+        mlplab.sgd(2.0),
+        batch_size=20,
+        epochs=4,
+        rng=np.random.default_rng(0),
+        callbacks=[monitor],
+        verbose=0,
+    )
     with np.errstate(all="ignore"), pytest.warns(mlplab.TrainingDiverged):
         t.fit(X, y)
     report = monitor.reports[t.diverged_at]  # that epoch never ended, and still has a report
@@ -244,6 +312,7 @@ def test_large_first_steps_that_converge_are_a_warning_not_a_failure():
 
 # -- the rules behind the advice, on hand-made numbers -----------------------------------------
 
+
 def test_zero_gradients_and_zero_updates_are_not_ok_and_not_a_low_learning_rate():
     zero = check_gradients({"0.W": (0.0, 1.0), "2.W": (0.0, 2.0)})
     assert [f.check for f in zero] == ["no_gradient"] and zero[0].severity == "problem"
@@ -253,8 +322,10 @@ def test_zero_gradients_and_zero_updates_are_not_ok_and_not_a_low_learning_rate(
 
 
 def test_low_and_high_update_ratios_give_one_direction():
-    findings = explain(check_update_ratios({"0.W": 1e-6, "2.W": 0.5}),
-                       Evidence(ratios={0: {"0.W": 1e-6, "2.W": 0.5}}))
+    findings = explain(
+        check_update_ratios({"0.W": 1e-6, "2.W": 0.5}),
+        Evidence(ratios={0: {"0.W": 1e-6, "2.W": 0.5}}),
+    )
     report = Report(findings)
     assert report.headline.check == "learning_rate" and "too high" in report.headline.message
     assert not contradictions(report)
@@ -280,8 +351,11 @@ def test_printed_report_shows_the_numbers_of_passed_checks(digits):
     dead = _dead_fraction(model, X[:200], 1)
     assert f"[ok     ] dead_relu: layer 1 {dead:.0%} dead" in text
     assert re.search(r"\[ok     \] gradient_flow: .*0\.W \d\.\de[+-]\d+", text)
-    assert re.search(r"initial loss \d\.\d+, expected near the chance-level loss "
-                     rf"ln\(10\) = {math.log(10):.2f}", text)
+    assert re.search(
+        r"initial loss \d\.\d+, expected near the chance-level loss "
+        rf"ln\(10\) = {math.log(10):.2f}",
+        text,
+    )
 
 
 def _cross_entropy(model, X, y) -> float:
@@ -301,8 +375,16 @@ def test_untrained_loss_and_chance_level_loss_are_named_apart():
     model.build(64, rng=np.random.default_rng(0))
     untrained = _cross_entropy(model, X[:200], y[:200])  # measured before any update
     monitor = mlplab.TrainingMonitor(X[:200], y[:200])
-    t = Trainer(model, "cross_entropy", mlplab.sgd(3.0), batch_size=32, epochs=3,
-                rng=np.random.default_rng(0), callbacks=[monitor], verbose=0)
+    t = Trainer(
+        model,
+        "cross_entropy",
+        mlplab.sgd(3.0),
+        batch_size=32,
+        epochs=3,
+        rng=np.random.default_rng(0),
+        callbacks=[monitor],
+        verbose=0,
+    )
     t.fit(X, y)
     assert t.history.history["loss"][0] > 1.1 * max(untrained, math.log(10))  # an overshoot
     watched = monitor.reports[2].headline
@@ -318,10 +400,13 @@ def test_untrained_loss_and_chance_level_loss_are_named_apart():
 @pytest.mark.parametrize("n_classes", [2, 3, 10])
 def test_chance_level_loss_is_written_as_ln_c(n_classes):
     sign = learning_rate_too_high(Evidence(losses=[9.0], chance_loss=math.log(n_classes)))
-    assert sign == [f"the mean loss of epoch 1 (9) is above the chance-level loss "
-                    f"ln({n_classes}) = {math.log(n_classes):.2f}"]
-    sign = learning_rate_too_high(Evidence(losses=[9.0], initial_loss=2.69,
-                                           chance_loss=math.log(n_classes)))
+    assert sign == [
+        f"the mean loss of epoch 1 (9) is above the chance-level loss "
+        f"ln({n_classes}) = {math.log(n_classes):.2f}"
+    ]
+    sign = learning_rate_too_high(
+        Evidence(losses=[9.0], initial_loss=2.69, chance_loss=math.log(n_classes))
+    )
     assert sign == ["the mean loss of epoch 1 (9) is above the untrained loss (2.69)"]
 
 
@@ -335,15 +420,26 @@ def test_diagnose_rejects_a_history_without_losses(digits):
 
 # -- item 18: monitor lookups, sampled gradient checks --------------------------------------------
 
+
 def test_monitor_reports_lookup_names_recorded_epochs_and_the_nearest(digits):
     X, y = digits
     monitor = mlplab.TrainingMonitor(X[:50], y[:50], every=2)
-    Trainer(Sequential([Dense(8), Tanh(), Dense(10)]), "cross_entropy", "adam", epochs=5,
-            rng=np.random.default_rng(0), callbacks=[monitor], verbose=0).fit(X[:100], y[:100])
+    Trainer(
+        Sequential([Dense(8), Tanh(), Dense(10)]),
+        "cross_entropy",
+        "adam",
+        epochs=5,
+        rng=np.random.default_rng(0),
+        callbacks=[monitor],
+        verbose=0,
+    ).fit(X[:100], y[:100])
     assert sorted(monitor.reports) == [0, 2, 4]
-    with pytest.raises(KeyError, match=r"no report for epoch=3: reports are made every 2 "
-                                       r"epoch\(s\), 0-based, at epochs \[0, 2, 4\]; the nearest "
-                                       r"is epoch 2"):
+    with pytest.raises(
+        KeyError,
+        match=r"no report for epoch=3: reports are made every 2 "
+        r"epoch\(s\), 0-based, at epochs \[0, 2, 4\]; the nearest "
+        r"is epoch 2",
+    ):
         monitor.reports[3]
     assert monitor.reports.nearest(3) == (2, monitor.reports[2])
     assert monitor.reports.nearest(1)[0] == 0 and monitor.reports.nearest(99)[0] == 4
@@ -351,8 +447,11 @@ def test_monitor_reports_lookup_names_recorded_epochs_and_the_nearest(digits):
     empty = mlplab.TrainingMonitor(X[:50], y[:50])
     with pytest.raises(KeyError, match="none recorded yet"):
         empty.reports[0]
-    with pytest.raises(ValueError, match=r"TrainingMonitor: every must be an int >= 1, got "
-                                         r"every=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"TrainingMonitor: every must be an int >= 1, got "
+        r"every=0",
+    ):
         mlplab.TrainingMonitor(X, y, every=0)
 
 
@@ -365,8 +464,7 @@ def _model(rng, width=64):
 def test_gradcheck_samples_entries_and_says_how_many(rng):
     model = _model(rng)
     X, y = rng.standard_normal((4, 64)), rng.integers(0, 10, 4)
-    report = gradcheck(model, "cross_entropy", X, y, max_entries=7,
-                       rng=np.random.default_rng(0))
+    report = gradcheck(model, "cross_entropy", X, y, max_entries=7, rng=np.random.default_rng(0))
     assert report.passed
     sizes = {r.name: r.size for r in report.rows}
     assert {r.name: r.checked for r in report.rows} == {k: min(7, n) for k, n in sizes.items()}
@@ -387,6 +485,7 @@ def test_sampled_gradcheck_catches_a_wrong_gradient(rng, monkeypatch):
     def off_by_a_percent(self, dout):  # a bug the sample must not miss
         real(self, dout)
         self.grads["W"] = self.grads["W"] * 1.01
+
     monkeypatch.setattr(Dense, "backward_params", off_by_a_percent)
     report = gradcheck(model, "cross_entropy", X, y, max_entries=5, rng=np.random.default_rng(1))
     assert not report.passed
@@ -396,13 +495,19 @@ def test_sampled_gradcheck_catches_a_wrong_gradient(rng, monkeypatch):
 def test_gradcheck_sampling_arguments_are_checked(rng):
     model = _model(rng, width=4)
     X, y = rng.standard_normal((2, 64)), rng.integers(0, 10, 2)
-    with pytest.raises(ValueError, match=r"gradcheck: max_entries samples .* needs an explicit "
-                                         r"rng=.*got rng=None"):
+    with pytest.raises(
+        ValueError,
+        match=r"gradcheck: max_entries samples .* needs an explicit "
+        r"rng=.*got rng=None",
+    ):
         gradcheck(model, "cross_entropy", X, y, max_entries=5)
     with pytest.raises(ValueError, match=r"gradcheck: rng is only used to sample"):
         gradcheck(model, "cross_entropy", X, y, rng=np.random.default_rng(0))
-    with pytest.raises(ValueError, match=r"gradcheck: max_entries must be an int >= 1, got "
-                                         r"max_entries=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"gradcheck: max_entries must be an int >= 1, got "
+        r"max_entries=0",
+    ):
         gradcheck(model, "cross_entropy", X, y, max_entries=0, rng=np.random.default_rng(0))
     with pytest.raises(TypeError, match=r"gradcheck: rng must be a numpy.random.Generator"):
         gradcheck(model, "cross_entropy", X, y, max_entries=5, rng=42)

@@ -1,4 +1,5 @@
 """Bad input gets a clear error naming what was wrong and what is valid, before any work."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,11 +17,15 @@ def model(rng):
 
 
 def test_wrong_feature_count_names_layer_and_shape(model):
-    with pytest.raises(ValueError, match=r"layer 0 \(Dense\): expected input of shape "
-                                         r"\(batch, 5\), got shape \(2, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"layer 0 \(Dense\): expected input of shape "
+        r"\(batch, 5\), got shape \(2, 4\)",
+    ):
         model.forward(np.zeros((2, 4)))
-    with pytest.raises(ValueError,
-                       match=r"Dense: input must be 2-D of shape \(batch, 5\), got shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"Dense: input must be 2-D of shape \(batch, 5\), got shape \(3,\)"
+    ):
         model.layers[0].forward(np.zeros(3))
     with pytest.raises(ValueError, match="input is empty"):
         model.forward(np.zeros((0, 5)))
@@ -39,6 +44,7 @@ def test_finite_check_on_large_matrices(dtype):
     """The check sums rows with a matrix-vector product: a single NaN or inf anywhere, +inf and
     -inf in one row, are caught; finite values whose row sums overflow are not refused."""
     from mlplab.backend import all_finite
+
     x = np.ones((3000, 300), dtype=dtype)
     assert all_finite(np, x)
     for (i, j), bad in [((2999, 299), np.nan), ((0, 0), np.inf), ((1234, 17), -np.inf)]:
@@ -61,8 +67,11 @@ def test_non_numeric_input(model):
 def test_labels_out_of_range_or_wrong_kind():
     z = np.zeros((3, 4))
     ce = mlplab.SoftmaxCrossEntropy()
-    with pytest.raises(ValueError, match=r"class labels must be in \[0, 4\) for 4 outputs, got "
-                                         r"labels in \[0, 4\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"class labels must be in \[0, 4\) for 4 outputs, got "
+        r"labels in \[0, 4\]",
+    ):
         ce.value_and_grad(z, np.array([0, 1, 4]))
     with pytest.raises(ValueError, match=r"got labels in \[-1, 1\]"):
         ce.value_and_grad(z, np.array([0, 1, -1]))
@@ -87,47 +96,74 @@ def test_labels_out_of_range_or_wrong_kind():
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown activation 'relux'; valid names: \[.*'relu'.*"
-                                         r"'tanh'"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown activation 'relux'; valid names: \[.*'relu'.*"
+        r"'tanh'",
+    ):
         mlplab.Activation("relux")
     with pytest.raises(ValueError, match=r"unknown layer 'Densee'; valid names: \[.*'Dense'"):
         Sequential(["Densee"])
-    with pytest.raises(ValueError, match=r"unknown loss 'crossentropyy'; valid names: .*"
-                                         r"SoftmaxCrossEntropy"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown loss 'crossentropyy'; valid names: .*"
+        r"SoftmaxCrossEntropy",
+    ):
         mlplab.get_loss("crossentropyy")
-    with pytest.raises(ValueError, match=r"unknown initializer 'xavier'; valid names: .*"
-                                         r"glorot_uniform"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown initializer 'xavier'; valid names: .*"
+        r"glorot_uniform",
+    ):
         mlplab.get_initializer("xavier")
     with pytest.raises(TypeError, match=r"unknown hyperparameters \['beta'\]; valid: \['alpha'\]"):
         mlplab.Activation("elu", beta=2.0)
 
 
-@pytest.mark.parametrize("make, match, exc", [
-    (lambda: mlplab.Dropout(-0.1), r"Dropout: rate must be in \[0.0, 1.0\), got rate=-0.1",
-     ValueError),
-    (lambda: mlplab.Dropout(1.0), r"Dropout: rate must be in \[0.0, 1.0\), got rate=1.0",
-     ValueError),
-    (lambda: mlplab.DropConnect(3, rate=1.5), r"DropConnect: rate must be in", ValueError),
-    (lambda: mlplab.Dropout("0.5"), r"rate must be a real number", TypeError),
-    (lambda: mlplab.Maxout(3, k=1), r"Maxout: k must be an int >= 2, got k=1", ValueError),
-    (lambda: mlplab.Dense(0), r"Dense: units must be an int >= 1, got units=0", ValueError),
-    (lambda: mlplab.Dense(2.5), r"Dense: units must be an int >= 1, got units=2.5", TypeError),
-    (lambda: mlplab.Dense(3, use_bias=1), r"use_bias must be a bool", TypeError),
-    (lambda: mlplab.LeakyReLU(-0.1), r"LeakyReLU: alpha must be in \[0.0, inf\]", ValueError),
-    (lambda: mlplab.GaussianNoise(-1), r"GaussianNoise: std must be in", ValueError),
-    (lambda: mlplab.BatchNorm(momentum=1.5), r"BatchNorm: momentum must be in \[0.0, 1.0\]",
-     ValueError),
-    (lambda: mlplab.BatchNorm(eps=0), r"BatchNorm: eps must be in \(0.0, inf\]", ValueError),
-    (lambda: mlplab.Huber(delta=0), r"Huber: delta must be in \(0.0, inf\]", ValueError),
-    (lambda: mlplab.HierarchicalSoftmax(1), r"n_classes must be an int >= 2", ValueError),
-    (lambda: mlplab.HierarchicalSoftmax(3, tree="huffman"), r"needs class_counts", ValueError),
-    (lambda: mlplab.HierarchicalSoftmax(3, tree="huffman", class_counts=[1, 0, 2]),
-     r"class_counts must be 3 positive numbers", ValueError),
-    (lambda: mlplab.HierarchicalSoftmax(3, tree="random"),
-     r"tree must be one of \['balanced', 'huffman'\]", ValueError),
-    (lambda: mlplab.Residual([]), r"Residual: block must hold at least one layer", ValueError),
-    (lambda: Sequential(Dense(3)), r"Sequential: layers must be a list", TypeError),
-])
+@pytest.mark.parametrize(
+    "make, match, exc",
+    [
+        (
+            lambda: mlplab.Dropout(-0.1),
+            r"Dropout: rate must be in \[0.0, 1.0\), got rate=-0.1",
+            ValueError,
+        ),
+        (
+            lambda: mlplab.Dropout(1.0),
+            r"Dropout: rate must be in \[0.0, 1.0\), got rate=1.0",
+            ValueError,
+        ),
+        (lambda: mlplab.DropConnect(3, rate=1.5), r"DropConnect: rate must be in", ValueError),
+        (lambda: mlplab.Dropout("0.5"), r"rate must be a real number", TypeError),
+        (lambda: mlplab.Maxout(3, k=1), r"Maxout: k must be an int >= 2, got k=1", ValueError),
+        (lambda: mlplab.Dense(0), r"Dense: units must be an int >= 1, got units=0", ValueError),
+        (lambda: mlplab.Dense(2.5), r"Dense: units must be an int >= 1, got units=2.5", TypeError),
+        (lambda: mlplab.Dense(3, use_bias=1), r"use_bias must be a bool", TypeError),
+        (lambda: mlplab.LeakyReLU(-0.1), r"LeakyReLU: alpha must be in \[0.0, inf\]", ValueError),
+        (lambda: mlplab.GaussianNoise(-1), r"GaussianNoise: std must be in", ValueError),
+        (
+            lambda: mlplab.BatchNorm(momentum=1.5),
+            r"BatchNorm: momentum must be in \[0.0, 1.0\]",
+            ValueError,
+        ),
+        (lambda: mlplab.BatchNorm(eps=0), r"BatchNorm: eps must be in \(0.0, inf\]", ValueError),
+        (lambda: mlplab.Huber(delta=0), r"Huber: delta must be in \(0.0, inf\]", ValueError),
+        (lambda: mlplab.HierarchicalSoftmax(1), r"n_classes must be an int >= 2", ValueError),
+        (lambda: mlplab.HierarchicalSoftmax(3, tree="huffman"), r"needs class_counts", ValueError),
+        (
+            lambda: mlplab.HierarchicalSoftmax(3, tree="huffman", class_counts=[1, 0, 2]),
+            r"class_counts must be 3 positive numbers",
+            ValueError,
+        ),
+        (
+            lambda: mlplab.HierarchicalSoftmax(3, tree="random"),
+            r"tree must be one of \['balanced', 'huffman'\]",
+            ValueError,
+        ),
+        (lambda: mlplab.Residual([]), r"Residual: block must hold at least one layer", ValueError),
+        (lambda: Sequential(Dense(3)), r"Sequential: layers must be a list", TypeError),
+    ],
+)
 def test_invalid_hyperparameters(make, match, exc):
     with pytest.raises(exc, match=match):
         make()
@@ -146,8 +182,11 @@ def test_call_order_and_build_errors(rng):
         Dense(3).build(2, rng=0)
     with pytest.raises(ValueError, match=r"dtype must be one of \['float32', 'float64'\]"):
         Dense(3).build(2, rng=rng, dtype="float16")
-    with pytest.raises(ValueError, match=r"Residual: the block must keep the width to add x "
-                                         r"back, but it maps 4 features to 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"Residual: the block must keep the width to add x "
+        r"back, but it maps 4 features to 2",
+    ):
         mlplab.Residual(Dense(2)).build(4, rng=rng)
     with pytest.raises(ValueError, match="cannot build an empty model"):
         Sequential([]).build(3, rng=rng)

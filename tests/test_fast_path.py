@@ -2,6 +2,7 @@
 mlplab.optim.fast): the same bits with clipping and ReduceLROnPlateau, checkpoints that do not
 know which path ran (save on one, resume on the other, bit-exact), version-2 checkpoints refused
 with a clear message, and ReduceLROnPlateau setting the injected learning rate."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,16 @@ def _data(dtype="float32"):
 def _trainer(optimizer, dtype="float32", **kw):
     model = mlplab.Sequential([mlplab.Dense(6), mlplab.Tanh(), mlplab.Dense(3)])
     model.build(5, rng=np.random.default_rng(1), dtype=dtype)
-    return mlplab.Trainer(model, "softmax_cross_entropy", optimizer, batch_size=16, epochs=4,
-                          rng=np.random.default_rng(2), verbose=0, **kw)
+    return mlplab.Trainer(
+        model,
+        "softmax_cross_entropy",
+        optimizer,
+        batch_size=16,
+        epochs=4,
+        rng=np.random.default_rng(2),
+        verbose=0,
+        **kw,
+    )
 
 
 def _bits(trainer) -> dict:
@@ -56,10 +65,14 @@ def _fit(make, compiled, dtype="float32", epochs=4, **kw):
 CASES = {
     "adam clip_value": (lambda: mlplab.adam(0.05), {"clip_value": 0.05}),
     "momentum clip_norm": (lambda: mlplab.momentum(0.2), {"clip_norm": 0.5}),
-    "rmsprop plateau": (lambda: mlplab.rmsprop(0.02), {"callbacks": [mlplab.ReduceLROnPlateau(
-        "loss", mode="max", factor=0.5, patience=0)]}),
-    "nesterov epoch schedule": (lambda: mlplab.nesterov(mlplab.StepDecay(
-        0.1, drop=0.5, every=1, unit="epoch")), {}),
+    "rmsprop plateau": (
+        lambda: mlplab.rmsprop(0.02),
+        {"callbacks": [mlplab.ReduceLROnPlateau("loss", mode="max", factor=0.5, patience=0)]},
+    ),
+    "nesterov epoch schedule": (
+        lambda: mlplab.nesterov(mlplab.StepDecay(0.1, drop=0.5, every=1, unit="epoch")),
+        {},
+    ),
 }
 
 
@@ -92,8 +105,10 @@ def test_resume_on_the_other_path_is_bit_exact(tmp_path, save_on, resume_on):
         resumed.fit(*_data(), epochs=2)
     finally:
         mlplab.set_compiled_kernels(None)
-    horizonless = [{k: v for k, v in _bits(t).items() if k != "end_epoch"}  # the fit's length
-                   for t in (resumed, whole)]
+    horizonless = [
+        {k: v for k, v in _bits(t).items() if k != "end_epoch"}  # the fit's length
+        for t in (resumed, whole)
+    ]
     assert_same_bits(*horizonless)
 
 
@@ -111,6 +126,7 @@ def test_checkpoint_holds_the_readable_state(tmp_path):
 def test_version_2_checkpoint_is_refused_with_its_version(tmp_path):
     import io
     import zipfile
+
     t = _fit(lambda: mlplab.adam(0.05), None, epochs=1)
     t.save(tmp_path / "ck.npz")
     with zipfile.ZipFile(tmp_path / "ck.npz") as zf:
@@ -124,14 +140,20 @@ def test_version_2_checkpoint_is_refused_with_its_version(tmp_path):
         for n, data in members.items():
             zf.writestr(n, data)
     fresh = _trainer(mlplab.adam(0.05))
-    with pytest.raises(ValueError, match=r"v2\.npz' has format version 2, whose optimizer state "
-                                         r"\(Adam's undivided moment sums .*reads version 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"v2\.npz' has format version 2, whose optimizer state "
+        r"\(Adam's undivided moment sums .*reads version 3",
+    ):
         fresh.load(tmp_path / "v2.npz")
 
 
 def test_reduce_lr_on_plateau_refuses_a_scheduled_rate():
     sched = mlplab.StepDecay(0.1, drop=0.5, every=1, unit="epoch")
     t = _trainer(mlplab.sgd(sched), callbacks=[mlplab.ReduceLROnPlateau("loss")])
-    with pytest.raises(ValueError, match=r"ReduceLROnPlateau: learning_rate follows a schedule, "
-                                         r"which sets it at every update"):
+    with pytest.raises(
+        ValueError,
+        match=r"ReduceLROnPlateau: learning_rate follows a schedule, "
+        r"which sets it at every update",
+    ):
         t.fit(*_data())

@@ -6,6 +6,7 @@ A few hundred cases run in ``make test`` (derandomized, so a CI failure reproduc
 ``MLPLAB_FUZZ=1`` (or a number of examples per property, ``MLPLAB_FUZZ=5000``) for a long,
 randomized run.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,7 +20,8 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 import mlplab  # noqa: E402
@@ -29,18 +31,28 @@ _FUZZ = os.environ.get("MLPLAB_FUZZ", "")
 LONG = _FUZZ not in ("", "0")
 EXAMPLES = (int(_FUZZ) if _FUZZ.isdigit() and int(_FUZZ) > 1 else 1000) if LONG else 60
 
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture,
-                                       HealthCheck.filter_too_much])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not LONG,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.filter_too_much,
+    ],
+)
 HANG_S = 30  # one example may not take longer than this (sizes are bounded far below it)
 
 
 @contextlib.contextmanager
 def no_hang(seconds: int = HANG_S):
     """Fail (instead of hanging the suite) when one example runs longer than ``seconds``."""
+
     def alarm(*_):
         raise AssertionError(f"an example ran for more than {seconds} s")
+
     old = signal.signal(signal.SIGALRM, alarm)
     signal.alarm(seconds)
     try:
@@ -66,7 +78,8 @@ def works_or_clear_error(fn, names):
             lowered = message.lower()
             assert any(n.lower() in lowered for n in names), (
                 f"{type(e).__name__} does not name what was wrong (one of {sorted(names)}): "
-                f"{message!r}")
+                f"{message!r}"
+            )
             return None, e
 
 
@@ -82,7 +95,7 @@ numbers = st.one_of(
     st.floats(min_value=1e-6, max_value=1e3),
     st.integers(min_value=-3, max_value=10**6),
     st.sampled_from([0, 1, -1, 0.0, 1e-3, 1e300, -1e-3]),
-    st.builds(np.float32, st.floats(min_value=2.0 ** -16, max_value=10.0, width=32)),
+    st.builds(np.float32, st.floats(min_value=2.0**-16, max_value=10.0, width=32)),
     st.builds(np.int64, st.integers(min_value=-2, max_value=64)),
     st.sampled_from([None, True, False, "0.1", "adam", [1], (2,), {}]),
 )
@@ -104,7 +117,7 @@ def feature_arrays(draw, n=None, d=None):
         X = draw(hnp.arrays(np.bool_, shape))
     else:
         dtype = draw(st.sampled_from([np.float32, np.float64]))
-        bound = {"normal": 10.0, "huge": 2.0 ** 100, "nan": 10.0, "inf": 10.0}[kind]
+        bound = {"normal": 10.0, "huge": 2.0**100, "nan": 10.0, "inf": 10.0}[kind]
         X = draw(hnp.arrays(dtype, shape, elements=st.floats(-bound, bound, width=32)))
         if kind in ("nan", "inf") and X.size:
             X.flat[draw(st.integers(0, X.size - 1))] = np.nan if kind == "nan" else np.inf
@@ -114,8 +127,23 @@ def feature_arrays(draw, n=None, d=None):
 
 @st.composite
 def class_labels(draw, n):
-    kind = draw(st.sampled_from(["ok", "ok", "ok", "negative", "float", "string", "nan",
-                                 "2d", "wrong_length", "scalar", "complex"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "ok",
+                "ok",
+                "ok",
+                "negative",
+                "float",
+                "string",
+                "nan",
+                "2d",
+                "wrong_length",
+                "scalar",
+                "complex",
+            ]
+        )
+    )
     labels = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, 2)))
     if kind == "negative" and n:
         labels[0] = -1
@@ -139,11 +167,26 @@ def class_labels(draw, n):
     return labels
 
 
-TRAINER_NAMES = ["X", "y", "target", "label", "input", "example", "feature", "batch_size",
-                 "epochs", "learning_rate", "loss", "optimizer", "dtype", "shape"]
+TRAINER_NAMES = [
+    "X",
+    "y",
+    "target",
+    "label",
+    "input",
+    "example",
+    "feature",
+    "batch_size",
+    "epochs",
+    "learning_rate",
+    "loss",
+    "optimizer",
+    "dtype",
+    "shape",
+]
 
 
 # -- the Trainer ----------------------------------------------------------------------------------
+
 
 @FUZZ
 @given(data=st.data())
@@ -157,8 +200,15 @@ def test_trainer_fit_works_or_says_what_is_wrong(data):
 
     def run():
         model = Sequential([Dense(3), ReLU(), Dense(3)])
-        trainer = Trainer(model, "cross_entropy", mlplab.sgd(lr), batch_size=batch_size,
-                          epochs=epochs, rng=np.random.default_rng(0), verbose=0)
+        trainer = Trainer(
+            model,
+            "cross_entropy",
+            mlplab.sgd(lr),
+            batch_size=batch_size,
+            epochs=epochs,
+            rng=np.random.default_rng(0),
+            verbose=0,
+        )
         trainer.fit(X, y)
         return trainer
 
@@ -192,8 +242,15 @@ def fitted_trainer():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(30, 4)).astype(np.float32)
     y = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0)
-    trainer = Trainer(Sequential([Dense(5), ReLU(), Dense(3)]), "cross_entropy", "adam",
-                      batch_size=8, epochs=2, rng=rng, verbose=0)
+    trainer = Trainer(
+        Sequential([Dense(5), ReLU(), Dense(3)]),
+        "cross_entropy",
+        "adam",
+        batch_size=8,
+        epochs=2,
+        rng=rng,
+        verbose=0,
+    )
     trainer.fit(X, y)
     return trainer
 
@@ -215,23 +272,38 @@ def test_losses_work_or_say_what_is_wrong(data, name):
     elif kind == "values":
         y_true = data.draw(hnp.arrays(dtype, (n, k), elements=st.floats(-2, 2, width=32)))
     elif kind == "onehot":
-        y_true = np.eye(k, dtype=dtype)[data.draw(hnp.arrays(np.int64, (n,),
-                                                            elements=st.integers(0, k - 1)))]
+        y_true = np.eye(k, dtype=dtype)[
+            data.draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, k - 1)))
+        ]
     elif kind == "bad_shape":
         y_true = np.zeros((n + 1, k + 1), dtype)
     else:
         y_true = np.full((n, k), np.nan, dtype)
-    weights = data.draw(st.one_of(st.none(), hnp.arrays(np.float64, (n,),
-                                                        elements=st.floats(-1, 3))))
+    weights = data.draw(
+        st.one_of(st.none(), hnp.arrays(np.float64, (n,), elements=st.floats(-1, 3)))
+    )
 
     def run():
         loss = mlplab.get_loss(name)
         value, grad = loss.value_and_grad(y_pred, y_true, weights)
         return loss, value, grad
 
-    result, error = works_or_clear_error(run, ["y_true", "y_pred", "target", "label", "shape",
-                                               "sample_weight", "batch", "output", "class",
-                                               "loss", "value"])
+    result, error = works_or_clear_error(
+        run,
+        [
+            "y_true",
+            "y_pred",
+            "target",
+            "label",
+            "shape",
+            "sample_weight",
+            "batch",
+            "output",
+            "class",
+            "loss",
+            "value",
+        ],
+    )
     if result is not None:
         loss, value, grad = result
         assert np.isfinite(float(value)), f"{name}: loss {value} on finite inputs"
@@ -242,18 +314,42 @@ def test_losses_work_or_say_what_is_wrong(data, name):
 
 # -- the scikit-learn estimators ------------------------------------------------------------------
 
+
 @FUZZ
 @given(data=st.data(), regressor=st.booleans())
 def test_estimators_work_or_say_what_is_wrong(data, regressor):
     from mlplab.sklearn import MLPClassifier, MLPRegressor
+
     n, d = data.draw(st.integers(2, 12)), data.draw(st.integers(1, 3))
     X = data.draw(feature_arrays(n, d))
-    y = (data.draw(hnp.arrays(np.float64, (n,), elements=st.floats(-1e3, 1e3)))
-         if regressor else data.draw(class_labels(n)))
-    param, value = data.draw(st.sampled_from(
-        ["learning_rate_init", "alpha", "batch_size", "max_iter", "tol", "momentum", "beta_1",
-         "epsilon", "validation_fraction", "n_iter_no_change", "hidden_layer_sizes",
-         "activation", "solver", "learning_rate"])), data.draw(numbers)
+    y = (
+        data.draw(hnp.arrays(np.float64, (n,), elements=st.floats(-1e3, 1e3)))
+        if regressor
+        else data.draw(class_labels(n))
+    )
+    param, value = (
+        data.draw(
+            st.sampled_from(
+                [
+                    "learning_rate_init",
+                    "alpha",
+                    "batch_size",
+                    "max_iter",
+                    "tol",
+                    "momentum",
+                    "beta_1",
+                    "epsilon",
+                    "validation_fraction",
+                    "n_iter_no_change",
+                    "hidden_layer_sizes",
+                    "activation",
+                    "solver",
+                    "learning_rate",
+                ]
+            )
+        ),
+        data.draw(numbers),
+    )
     kwargs = {"hidden_layer_sizes": (3,), "max_iter": 3, "random_state": 0, param: value}
     estimator_class = MLPRegressor if regressor else MLPClassifier
 
@@ -262,8 +358,22 @@ def test_estimators_work_or_say_what_is_wrong(data, regressor):
         est.fit(X, y)
         return est
 
-    est, error = works_or_clear_error(run, [param, "X", "y", "target", "label", "class", "input",
-                                            "sample", "feature", "array", "dtype"])
+    est, error = works_or_clear_error(
+        run,
+        [
+            param,
+            "X",
+            "y",
+            "target",
+            "label",
+            "class",
+            "input",
+            "sample",
+            "feature",
+            "array",
+            "dtype",
+        ],
+    )
     if est is not None:
         for w in [*est.coefs_, *est.intercepts_]:
             assert np.all(np.isfinite(w))
@@ -276,12 +386,16 @@ def test_estimators_work_or_say_what_is_wrong(data, regressor):
 
 # -- loaders --------------------------------------------------------------------------------------
 
+
 @FUZZ
-@given(header=st.binary(min_size=0, max_size=24), body=st.binary(max_size=64),
-       compress=st.booleans())
+@given(
+    header=st.binary(min_size=0, max_size=24), body=st.binary(max_size=64), compress=st.booleans()
+)
 def test_read_idx_random_bytes(tmp_path_factory, header, body, compress):
     import gzip
+
     from mlplab.data.idx import read_idx
+
     path = tmp_path_factory.mktemp("idx") / ("data.idx.gz" if compress else "data.idx")
     raw = header + body
     path.write_bytes(gzip.compress(raw) if compress else raw)
@@ -291,13 +405,21 @@ def test_read_idx_random_bytes(tmp_path_factory, header, body, compress):
 
 
 @FUZZ
-@given(header=st.integers(1, 4).flatmap(lambda nd: st.tuples(
-    st.sampled_from([0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E]), st.just(nd),
-    st.lists(st.integers(0, 2**32 - 1), min_size=nd, max_size=nd))))
+@given(
+    header=st.integers(1, 4).flatmap(
+        lambda nd: st.tuples(
+            st.sampled_from([0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E]),
+            st.just(nd),
+            st.lists(st.integers(0, 2**32 - 1), min_size=nd, max_size=nd),
+        )
+    )
+)
 def test_read_idx_huge_declared_shape_fails_fast(tmp_path_factory, header):
     """A tiny file whose header declares a huge array must not allocate it."""
     import gzip
+
     from mlplab.data.idx import read_idx
+
     code, ndim, shape = header
     raw = bytes([0, 0, code, ndim]) + b"".join(s.to_bytes(4, "big") for s in shape) + bytes(16)
     path = tmp_path_factory.mktemp("idx") / "huge.idx.gz"
@@ -305,26 +427,34 @@ def test_read_idx_huge_declared_shape_fails_fast(tmp_path_factory, header):
     works_or_clear_error(lambda: read_idx(path), [str(path), "idx"])
 
 
-CELLS = st.one_of(st.integers(-5, 5).map(str), st.floats(-10, 10).map(lambda v: f"{v:.3g}"),
-                  st.sampled_from(["", "nan", "oops", "a", "b", "NA", "1e400", "inf", '"x,y"']))
+CELLS = st.one_of(
+    st.integers(-5, 5).map(str),
+    st.floats(-10, 10).map(lambda v: f"{v:.3g}"),
+    st.sampled_from(["", "nan", "oops", "a", "b", "NA", "1e400", "inf", '"x,y"']),
+)
 
 
 @FUZZ
-@given(rows=st.lists(st.lists(CELLS, min_size=3, max_size=3), min_size=0, max_size=8),
-       header=st.sampled_from(["f1,f2,target", "f1,f1,target", "f1,f2", "", "target,,x"]),
-       drop=st.sampled_from([(), ("f1",), ("target",), ("nope",)]))
+@given(
+    rows=st.lists(st.lists(CELLS, min_size=3, max_size=3), min_size=0, max_size=8),
+    header=st.sampled_from(["f1,f2,target", "f1,f1,target", "f1,f2", "", "target,,x"]),
+    drop=st.sampled_from([(), ("f1",), ("target",), ("nope",)]),
+)
 def test_load_table_random_csv(tmp_path_factory, rows, header, drop):
     from mlplab import load_table
+
     path = tmp_path_factory.mktemp("table") / "t.csv"
     path.write_text("\n".join([header, *(",".join(r) for r in rows)]) + "\n")
     ds, error = works_or_clear_error(
         lambda: load_table(path, "target", drop=drop),
-        [str(path), "t.csv", "target", "drop", "column", "row", "missing", "class", "empty"])
+        [str(path), "t.csv", "target", "drop", "column", "row", "missing", "class", "empty"],
+    )
     if ds is not None:
         assert np.all(np.isfinite(np.asarray(ds.X)))
 
 
 # -- checkpoints ----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def checkpoint_bytes(tmp_path_factory, fitted_trainer):
@@ -334,8 +464,15 @@ def checkpoint_bytes(tmp_path_factory, fitted_trainer):
 
 
 def _fresh_trainer():
-    trainer = Trainer(Sequential([Dense(5), ReLU(), Dense(3)]), "cross_entropy", "adam",
-                      batch_size=8, epochs=2, rng=np.random.default_rng(1), verbose=0)
+    trainer = Trainer(
+        Sequential([Dense(5), ReLU(), Dense(3)]),
+        "cross_entropy",
+        "adam",
+        batch_size=8,
+        epochs=2,
+        rng=np.random.default_rng(1),
+        verbose=0,
+    )
     X = np.random.default_rng(2).normal(size=(16, 4)).astype(np.float32)
     trainer.fit(X, np.arange(16) % 3)
     return trainer
@@ -344,11 +481,12 @@ def _fresh_trainer():
 @FUZZ
 @given(data=st.data())
 def test_damaged_checkpoint_is_refused_and_leaves_the_trainer_untouched(
-        data, tmp_path_factory, checkpoint_bytes):
+    data, tmp_path_factory, checkpoint_bytes
+):
     raw = bytearray(checkpoint_bytes)
     how = data.draw(st.sampled_from(["truncate", "flip", "flip_many", "append"]))
     if how == "truncate":
-        raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
     elif how == "append":
         raw += data.draw(st.binary(min_size=1, max_size=64))
     else:
@@ -370,17 +508,36 @@ def test_damaged_checkpoint_is_refused_and_leaves_the_trainer_untouched(
         assert_finite_weights(trainer.params())
 
 
-META_FIELDS = ["model", "in_features", "dtype", "loss", "optimizer", "opt_scalars", "epoch",
-               "step", "rng", "history", "version", "format"]
-BAD_VALUES = st.one_of(st.none(), st.integers(-5, 10**9), st.text(max_size=5),
-                       st.lists(st.integers(), max_size=2), st.just({}),
-                       st.just({"name": "nope", "config": {}}), st.floats(allow_nan=True))
+META_FIELDS = [
+    "model",
+    "in_features",
+    "dtype",
+    "loss",
+    "optimizer",
+    "opt_scalars",
+    "epoch",
+    "step",
+    "rng",
+    "history",
+    "version",
+    "format",
+]
+BAD_VALUES = st.one_of(
+    st.none(),
+    st.integers(-5, 10**9),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=2),
+    st.just({}),
+    st.just({"name": "nope", "config": {}}),
+    st.floats(allow_nan=True),
+)
 
 
 @FUZZ
 @given(field=st.sampled_from(META_FIELDS), value=BAD_VALUES)
 def test_checkpoint_with_a_wrong_meta_field(tmp_path_factory, checkpoint_bytes, field, value):
     import json
+
     with zipfile.ZipFile(io.BytesIO(checkpoint_bytes)) as z:
         members = {name: z.read(name) for name in z.namelist()}
     meta_npy = np.load(io.BytesIO(members["meta.npy"]), allow_pickle=False)

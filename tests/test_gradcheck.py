@@ -1,4 +1,5 @@
 """Every layer, activation and loss passes a float64 central-difference gradient check."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,13 @@ def test_gradcheck_leaves_the_model_untouched(rng):
     model = Sequential([Dense(4), mlplab.BatchNorm(), mlplab.ReLU(), Dense(2)])
     model.build(3, rng=rng)  # float32
     before = model.get_state()
-    report = gradcheck(model, mlplab.SoftmaxCrossEntropy(), rng.standard_normal((5, 3)),
-                       np.array([0, 1, 1, 0, 1]), training=True)
+    report = gradcheck(
+        model,
+        mlplab.SoftmaxCrossEntropy(),
+        rng.standard_normal((5, 3)),
+        np.array([0, 1, 1, 0, 1]),
+        training=True,
+    )
     _check(report)
     after = model.get_state()
     assert all(np.array_equal(before[k], after[k]) for k in before)

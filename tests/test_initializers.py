@@ -1,4 +1,5 @@
 """Initializers: sample statistics match the formulas within sampling error; seeds reproduce."""
+
 from __future__ import annotations
 
 import math
@@ -58,14 +59,17 @@ def test_constants():
     kw = dict(rng=np.random.default_rng(0), dtype="float32")
     assert np.all(mlplab.zeros((3, 2), **kw) == 0)
     assert np.all(mlplab.ones((3,), **kw) == 1)
-    assert np.all(get_initializer({"name": "constant", "config": {"value": 0.01}})((4,), **kw)
-                  == np.float32(0.01))
+    assert np.all(
+        get_initializer({"name": "constant", "config": {"value": 0.01}})((4,), **kw)
+        == np.float32(0.01)
+    )
 
 
 @pytest.mark.parametrize("name", INITIALIZERS.names())
 def test_seed_reproducible_and_dtype(name):
     def draw(seed):
         return get_initializer(name)((20, 30), rng=np.random.default_rng(seed), dtype="float32")
+
     a, b, c = draw(0), draw(0), draw(1)
     assert a.dtype == np.float32
     assert np.array_equal(a, b)
@@ -75,10 +79,16 @@ def test_seed_reproducible_and_dtype(name):
 
 def test_model_weights_bit_identical_for_a_seed():
     def weights(seed):
-        m = mlplab.Sequential([mlplab.Dense(8, kernel_initializer="he_normal"), mlplab.ReLU(),
-                               mlplab.Dense(3, kernel_initializer="orthogonal")])
+        m = mlplab.Sequential(
+            [
+                mlplab.Dense(8, kernel_initializer="he_normal"),
+                mlplab.ReLU(),
+                mlplab.Dense(3, kernel_initializer="orthogonal"),
+            ]
+        )
         m.build(5, rng=np.random.default_rng(seed))
         return m.params()
+
     a, b, c = weights(3), weights(3), weights(4)
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not np.array_equal(a["0.W"], c["0.W"])
@@ -91,13 +101,18 @@ def test_zero_weights_warn_that_symmetry_is_not_broken():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mlplab.Dense(4, bias_initializer={"name": "constant", "config": {"value": 0.01}}).build(
-            3, rng=np.random.default_rng(0))
+            3, rng=np.random.default_rng(0)
+        )
 
 
 def test_bad_initializer_specs():
-    with pytest.raises(ValueError, match=r"unknown initializer 'he_norml'; valid names: .*he_normal"):
+    with pytest.raises(
+        ValueError, match=r"unknown initializer 'he_norml'; valid names: .*he_normal"
+    ):
         mlplab.Dense(3, kernel_initializer="he_norml")
-    with pytest.raises(TypeError, match=r"unknown config keys \['sd'\]; valid keys: \['mean', 'std'\]"):
+    with pytest.raises(
+        TypeError, match=r"unknown config keys \['sd'\]; valid keys: \['mean', 'std'\]"
+    ):
         get_initializer({"name": "normal", "config": {"sd": 1}})
     with pytest.raises(ValueError, match="std must be in"):
         mlplab.normal((2, 2), rng=np.random.default_rng(0), std=-1.0)

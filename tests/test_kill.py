@@ -1,6 +1,7 @@
 """A training process that writes a checkpoint every epoch (``ModelCheckpoint``), killed with
 SIGKILL at random moments, always leaves a checkpoint that loads and resumes bit-exactly: the
 save is atomic, so the file is the previous epoch's or the new one, never a mix."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -30,11 +31,14 @@ data_rng = np.random.default_rng(11)
 X = data_rng.normal(size=(64, 6)).astype(np.float32)
 y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0).astype(int)
 """
-CHILD = SETUP + """
+CHILD = (
+    SETUP
+    + """
 trainer = make_trainer(EPOCHS)
 trainer.callbacks.append(mlplab.ModelCheckpoint(PATH, save_best_only=False))
 trainer.fit(X, y)
 """
+)
 EPOCHS, KILLS, MAX_DELAY = 400, 20, 0.35
 
 
@@ -49,6 +53,7 @@ def reference_run() -> tuple[dict, list]:
     class Record(ns["mlplab"].Callback):
         def on_epoch_end(self, epoch, logs):
             states.append(state_of(trainer))
+
     trainer.callbacks.append(Record())
     trainer.fit(ns["X"], ns["y"])
     return ns, states
@@ -56,8 +61,11 @@ def reference_run() -> tuple[dict, list]:
 
 def state_of(trainer) -> tuple[dict, dict, dict]:
     arrays, scalars = checkpoint._flatten(trainer.opt_state)
-    return (trainer.get_state(), {k: v.copy() for k, v in arrays.items()},
-            {k: v for k, v in scalars.items() if k.split("/")[-1] != "end_epoch"})
+    return (
+        trainer.get_state(),
+        {k: v.copy() for k, v in arrays.items()},
+        {k: v for k, v in scalars.items() if k.split("/")[-1] != "end_epoch"},
+    )
 
 
 def assert_bits_equal(a, b, what: str) -> None:

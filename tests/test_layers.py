@@ -1,4 +1,5 @@
 """Layer behaviour beyond gradients: dropout expectations, noise, BatchNorm modes, closed forms."""
+
 from __future__ import annotations
 
 import math
@@ -80,10 +81,13 @@ def test_sigmoid_and_elu_keep_their_tails_and_special_values():
     """The branch-free forms (no where()): tiny sigmoid values keep their relative accuracy, and
     inf, -inf and NaN come out as the closed forms say, in float64 and float32."""
     import math
+
     from mlplab.activations import ACTIVATIONS, sigmoid
+
     z = np.array([-700.0, -50.0, -1e-30, -0.0, 0.0, 3.0, 40.0, np.inf, -np.inf, np.nan])
-    exact = [math.exp(v) / (1 + math.exp(v)) if v < 0 else 1 / (1 + math.exp(-v))
-             for v in z[:7]] + [1.0, 0.0]
+    exact = [
+        math.exp(v) / (1 + math.exp(v)) if v < 0 else 1 / (1 + math.exp(-v)) for v in z[:7]
+    ] + [1.0, 0.0]
     np.testing.assert_allclose(sigmoid(z)[:9], exact, rtol=1e-15, atol=0)
     assert np.isnan(sigmoid(z)[9])
     elu = ACTIVATIONS.get("elu")
@@ -126,8 +130,9 @@ def test_hierarchical_softmax_probabilities(rng):
     h = rng.standard_normal((4, 2))
     z = h @ hs.params["W"] + hs.params["b"]
     sig = lambda t: 1 / (1 + np.exp(-t))  # noqa: E731
-    expected = np.stack([sig(-z[:, 0]) * sig(-z[:, 1]), sig(-z[:, 0]) * sig(z[:, 1]),
-                         sig(z[:, 0])], axis=1)
+    expected = np.stack(
+        [sig(-z[:, 0]) * sig(-z[:, 1]), sig(-z[:, 0]) * sig(z[:, 1]), sig(z[:, 0])], axis=1
+    )
     p = mlplab.get_loss("nll").predict(hs.forward(h))  # the layer gives log-probabilities
     np.testing.assert_allclose(p, expected, rtol=1e-12)
     np.testing.assert_allclose(p.sum(1), 1.0)
@@ -152,10 +157,15 @@ def test_hinge_loss_closed_form():
 
 
 def test_initial_softmax_loss_is_about_ln_c(rng):
-    m = Sequential([Dense(50, kernel_initializer={"name": "normal", "config": {"std": 0.001}}),
-                    mlplab.ReLU(), Dense(10, kernel_initializer={"name": "normal",
-                                                                 "config": {"std": 0.001}})])
+    m = Sequential(
+        [
+            Dense(50, kernel_initializer={"name": "normal", "config": {"std": 0.001}}),
+            mlplab.ReLU(),
+            Dense(10, kernel_initializer={"name": "normal", "config": {"std": 0.001}}),
+        ]
+    )
     m.build(20, rng=rng, dtype="float64")
-    value = mlplab.SoftmaxCrossEntropy()(m.forward(rng.standard_normal((100, 20))),
-                                         rng.integers(0, 10, 100))
+    value = mlplab.SoftmaxCrossEntropy()(
+        m.forward(rng.standard_normal((100, 20))), rng.integers(0, 10, 100)
+    )
     assert float(value) == pytest.approx(math.log(10), abs=1e-3)

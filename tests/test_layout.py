@@ -1,4 +1,5 @@
 """The agreed layering: a module never imports a module of a higher level (checked with ast)."""
+
 from __future__ import annotations
 
 import ast
@@ -8,14 +9,30 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlplab"
 LEVELS = {
-    "_typing": 0, "errors": 0, "backend": 0, "_registry": 0, "_lazy": 0, "_sweep": 0,
-    "_settings": 0, "_buffers": 0, "_parallel": 0,
-    "initializers": 1, "activations": 1, "losses": 1, "regularizers": 1, "metrics": 1,
-    "optim": 1, "data": 1,
-    "layers": 2, "network": 2,
-    "train": 3, "diagnostics": 3,
-    "tune": 4, "sklearn": 4,
-    "cli": 5, "__init__": 5,
+    "_typing": 0,
+    "errors": 0,
+    "backend": 0,
+    "_registry": 0,
+    "_lazy": 0,
+    "_sweep": 0,
+    "_settings": 0,
+    "_buffers": 0,
+    "_parallel": 0,
+    "initializers": 1,
+    "activations": 1,
+    "losses": 1,
+    "regularizers": 1,
+    "metrics": 1,
+    "optim": 1,
+    "data": 1,
+    "layers": 2,
+    "network": 2,
+    "train": 3,
+    "diagnostics": 3,
+    "tune": 4,
+    "sklearn": 4,
+    "cli": 5,
+    "__init__": 5,
 }
 ARRAY_LIBRARIES = {"array_api_compat", "array_api_strict", "torch", "cupy", "jax"}
 
@@ -52,8 +69,9 @@ def test_no_upward_imports(top, path):
     assert top in LEVELS, f"{top} has no level: add it to LEVELS and to STYLE.md's layout"
     for internal, external in imported_top_modules(path):
         if internal is not None:
-            assert LEVELS[internal] <= LEVELS[top], \
+            assert LEVELS[internal] <= LEVELS[top], (
                 f"{path.name} (level {LEVELS[top]}) imports {internal} (level {LEVELS[internal]})"
+            )
         elif external == "mlplab":
             raise AssertionError(f"{path.name}: import within the package relatively")
         elif external in ARRAY_LIBRARIES:
@@ -70,9 +88,12 @@ def test_import_loads_numpy_only():
     matplotlib or pandas (about a second and 190 MB); the lazy names still resolve."""
     import subprocess
     import sys
-    code = ("import sys, mlplab; heavy = [m for m in ('sklearn', 'scipy', 'matplotlib', "
-            "'pandas', 'tqdm') if m in sys.modules]; print(heavy); "
-            "from mlplab import Whitening, get_preprocessor; import mlplab.data as d; "
-            "print(d.make_preprocessing.__module__, 'sklearn' in sys.modules)")
+
+    code = (
+        "import sys, mlplab; heavy = [m for m in ('sklearn', 'scipy', 'matplotlib', "
+        "'pandas', 'tqdm') if m in sys.modules]; print(heavy); "
+        "from mlplab import Whitening, get_preprocessor; import mlplab.data as d; "
+        "print(d.make_preprocessing.__module__, 'sklearn' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == ["[]", "mlplab.data.preprocessing True"], out.stdout

@@ -1,10 +1,10 @@
 """Sequential: parameter counts of the classic examples, views, state, config round trips."""
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
-import pytest
 
 import mlplab
 from mlplab import Dense, ReLU, Sequential, Sigmoid, Tanh
@@ -30,8 +30,15 @@ def test_summary_lists_layers_shapes_and_counts(rng):
 
 
 def test_params_are_views_and_keys_are_dotted(rng):
-    m = Sequential([Dense(4), bn := mlplab.BatchNorm(), ReLU(),
-                    mlplab.Residual([Dense(4), Tanh()]), Dense(2, use_bias=False)])
+    m = Sequential(
+        [
+            Dense(4),
+            bn := mlplab.BatchNorm(),
+            ReLU(),
+            mlplab.Residual([Dense(4), Tanh()]),
+            Dense(2, use_bias=False),
+        ]
+    )
     m.build(3, rng=rng)
     assert list(m.params()) == ["0.W", "0.b", "1.gamma", "1.beta", "3.0.W", "3.0.b", "4.W"]
     assert list(m.buffers()) == ["1.running_mean", "1.running_var"]
@@ -67,11 +74,21 @@ def test_get_state_copies_and_set_state_restores(rng):
 
 
 def test_config_round_trips_through_json(rng):
-    m = Sequential([Dense(6, kernel_initializer={"name": "normal", "config": {"std": 0.05}}),
-                    mlplab.BatchNorm(momentum=0.8), mlplab.LeakyReLU(0.2), mlplab.Dropout(0.25),
-                    mlplab.Residual([Dense(6), mlplab.ELU(0.5)]), mlplab.DropConnect(4, rate=0.1),
-                    mlplab.Maxout(3, k=3), mlplab.GaussianNoise(0.3), mlplab.PReLU(),
-                    mlplab.Activation("softplus"), Dense(2)])
+    m = Sequential(
+        [
+            Dense(6, kernel_initializer={"name": "normal", "config": {"std": 0.05}}),
+            mlplab.BatchNorm(momentum=0.8),
+            mlplab.LeakyReLU(0.2),
+            mlplab.Dropout(0.25),
+            mlplab.Residual([Dense(6), mlplab.ELU(0.5)]),
+            mlplab.DropConnect(4, rate=0.1),
+            mlplab.Maxout(3, k=3),
+            mlplab.GaussianNoise(0.3),
+            mlplab.PReLU(),
+            mlplab.Activation("softplus"),
+            Dense(2),
+        ]
+    )
     config = json.loads(json.dumps(m.get_config()))
     clone = Sequential.from_config(config)
     assert clone.get_config() == m.get_config()
@@ -79,16 +96,25 @@ def test_config_round_trips_through_json(rng):
     clone.build(5, rng=np.random.default_rng(0))
     x = rng.standard_normal((4, 5))
     np.testing.assert_array_equal(m.forward(x), clone.forward(x))
-    for loss in [mlplab.Huber(0.3), mlplab.MulticlassHinge(margin=2.0, squared=True),
-                 mlplab.MultilabelHinge(margin=0.5)]:
+    for loss in [
+        mlplab.Huber(0.3),
+        mlplab.MulticlassHinge(margin=2.0, squared=True),
+        mlplab.MultilabelHinge(margin=0.5),
+    ]:
         spec = json.loads(json.dumps({"name": loss.name, "config": loss.get_config()}))
         assert mlplab.get_loss(spec).get_config() == loss.get_config()
 
 
 def test_layers_by_name(rng):
-    m = Sequential([{"name": "dense", "config": {"units": 3}}, "relu", "leaky_relu",
-                    {"name": "Dropout", "config": {"rate": 0.1}}])
-    assert [type(l).__name__ for l in m.layers] == ["Dense", "ReLU", "LeakyReLU", "Dropout"]
+    m = Sequential(
+        [
+            {"name": "dense", "config": {"units": 3}},
+            "relu",
+            "leaky_relu",
+            {"name": "Dropout", "config": {"rate": 0.1}},
+        ]
+    )
+    assert [type(layer).__name__ for layer in m.layers] == ["Dense", "ReLU", "LeakyReLU", "Dropout"]
 
 
 def test_eval_mode_is_deterministic_and_training_mode_draws(rng):
@@ -103,6 +129,7 @@ def test_backward_without_input_gradient(rng):
     """Training's backward (input_grad=False) gives the same parameter gradients as the full one,
     returns None, and skips the parameter-free layers before the first trained layer."""
     from mlplab import Dropout
+
     m = Sequential([Dropout(0.2), Dense(6), Tanh(), Dense(3)])
     m.build(4, rng=rng)
     x = rng.standard_normal((5, 4)).astype(np.float32)

@@ -1,5 +1,6 @@
 """Optimizers against torch.optim: the same gradient sequence, 50 steps in float64, trajectories
 equal to 1e-10 relative; convergence on a quadratic; schedules against their closed forms."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,15 +13,23 @@ from mlplab import optim
 # ours, the torch optimizer with matching hyperparameters
 CASES = {
     "sgd": (lambda: optim.sgd(0.1), lambda p: torch.optim.SGD(p, lr=0.1)),
-    "momentum": (lambda: optim.momentum(0.05, mu=0.9),
-                 lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
-    "nesterov": (lambda: optim.nesterov(0.05, mu=0.8),
-                 lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, nesterov=True)),
+    "momentum": (
+        lambda: optim.momentum(0.05, mu=0.9),
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
+    ),
+    "nesterov": (
+        lambda: optim.nesterov(0.05, mu=0.8),
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, nesterov=True),
+    ),
     "adagrad": (lambda: optim.adagrad(0.1), lambda p: torch.optim.Adagrad(p, lr=0.1, eps=1e-7)),
-    "adadelta": (lambda: optim.adadelta(1.0, rho=0.95, eps=1e-6),
-                 lambda p: torch.optim.Adadelta(p, lr=1.0, rho=0.95, eps=1e-6)),
-    "rmsprop": (lambda: optim.rmsprop(0.01, rho=0.9, eps=1e-8),
-                lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-8)),
+    "adadelta": (
+        lambda: optim.adadelta(1.0, rho=0.95, eps=1e-6),
+        lambda p: torch.optim.Adadelta(p, lr=1.0, rho=0.95, eps=1e-6),
+    ),
+    "rmsprop": (
+        lambda: optim.rmsprop(0.01, rho=0.9, eps=1e-8),
+        lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-8),
+    ),
     "adam": (lambda: optim.adam(0.01), lambda p: torch.optim.Adam(p, lr=0.01)),
 }
 
@@ -48,8 +57,13 @@ def test_trajectory_matches_torch_optim(name, kernel_kind):
             p.grad = torch.from_numpy(grads[k].copy())
         topt.step()
         for k in params:
-            np.testing.assert_allclose(params[k], tparams[k].detach().numpy(), rtol=1e-10,
-                                       atol=1e-13, err_msg=f"{name} step {step} {k}")
+            np.testing.assert_allclose(
+                params[k],
+                tparams[k].detach().numpy(),
+                rtol=1e-10,
+                atol=1e-13,
+                err_msg=f"{name} step {step} {k}",
+            )
 
 
 def quadratic(A, b):
@@ -62,8 +76,15 @@ def test_converges_on_a_quadratic(name):
     A = np.array([[3.0, 0.5], [0.5, 1.0]])
     b = np.array([1.0, -2.0])
     grad = quadratic(A, b)
-    lr = {"sgd": 0.2, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.5, "adadelta": 1.0,
-          "rmsprop": 0.01, "adam": 0.05}[name]
+    lr = {
+        "sgd": 0.2,
+        "momentum": 0.05,
+        "nesterov": 0.05,
+        "adagrad": 0.5,
+        "adadelta": 1.0,
+        "rmsprop": 0.01,
+        "adam": 0.05,
+    }[name]
     factory = getattr(optim, name)
     opt = factory(lr)
     params = {"w": np.zeros(2)}
@@ -108,12 +129,13 @@ def test_clipping():
 
 def test_schedules_closed_forms():
     assert optim.StepDecay(0.1, drop=0.5, every=10, unit="step")(25) == pytest.approx(0.025)
-    assert optim.ExponentialDecay(0.1, 0.5, 10, unit="step")(5) == pytest.approx(0.1 * 0.5 ** 0.5)
+    assert optim.ExponentialDecay(0.1, 0.5, 10, unit="step")(5) == pytest.approx(0.1 * 0.5**0.5)
     assert optim.InverseTimeDecay(0.1, 1.0, 1, unit="step")(9) == pytest.approx(0.01)
     cos = optim.CosineDecay(1.0, 100, alpha=0.1, unit="step")
     assert (cos(0), cos(50), cos(100), cos(500)) == pytest.approx((1.0, 0.55, 0.1, 0.1))
-    warm = optim.LinearWarmup(1.0, 4, unit="step",
-                             after=optim.ExponentialDecay(1.0, 0.5, 1, unit="step"))
+    warm = optim.LinearWarmup(
+        1.0, 4, unit="step", after=optim.ExponentialDecay(1.0, 0.5, 1, unit="step")
+    )
     assert [warm(t) for t in range(6)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0, 0.5])
 
 
@@ -145,15 +167,21 @@ def test_injected_learning_rate_is_state_a_callback_may_set():
     assert optim.current_learning_rate(state) == 0.1  # a new state: the old one is unchanged
     updates, lowered = opt.update({"w": np.ones(1)}, lowered, params)
     assert updates["w"][0] == -0.025 and optim.current_learning_rate(lowered) == 0.025
-    with pytest.raises(ValueError, match=r"set_hyperparams: the optimizer has no injected mu "
-                                         r"\(its hyperparameters: \['learning_rate'\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"set_hyperparams: the optimizer has no injected mu "
+        r"\(its hyperparameters: \['learning_rate'\]\)",
+    ):
         optim.set_hyperparams(state, mu=0.5)
-    with pytest.raises(ValueError,
-                       match=r"no injected learning_rate .*mlplab.optim.inject_hyperparams"):
+    with pytest.raises(
+        ValueError, match=r"no injected learning_rate .*mlplab.optim.inject_hyperparams"
+    ):
         optim.set_hyperparams(optim.chain(optim.clip(1.0)).init(params), learning_rate=0.1)
-    custom = optim.inject_hyperparams(lambda learning_rate, decay: optim.chain(
-        optim.scale_by_learning_rate(learning_rate), optim.trace(decay)))(learning_rate=0.5,
-                                                                          decay=0.5)
+    custom = optim.inject_hyperparams(
+        lambda learning_rate, decay: optim.chain(
+            optim.scale_by_learning_rate(learning_rate), optim.trace(decay)
+        )
+    )(learning_rate=0.5, decay=0.5)
     state = custom.init(params)
     for _ in range(2):
         updates, state = custom.update({"w": np.ones(1)}, state, params)
@@ -165,14 +193,16 @@ def test_optimizer_errors():
         optim.get_optimizer("adamm")
     with pytest.raises(ValueError, match=r"adam: b1 must be in \[0.0, 1.0\)"):
         optim.adam(b1=1.0)
-    with pytest.raises(ValueError,
-                       match=r"learning_rate must be in \(0.0, inf\], got learning_rate=-0.1"):
+    with pytest.raises(
+        ValueError, match=r"learning_rate must be in \(0.0, inf\], got learning_rate=-0.1"
+    ):
         optim.sgd(-0.1)
     with pytest.raises(TypeError, match="optimizer 'sgd': bad config"):
         optim.get_optimizer({"name": "sgd", "config": {"lr": 0.1}})
 
 
 # -- purity: updates are new arrays, the inputs untouched ------------------------------------------
+
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_update_is_pure(name):
@@ -181,7 +211,7 @@ def test_update_is_pure(name):
     opt = CASES[name][0]()
     rng = np.random.default_rng(3)
     pA, pB = ({"w": rng.standard_normal((4, 3))} for _ in range(2))
-    sA, sB = opt.init(pA), opt.init(pB)
+    sA = opt.init(pA)
     gA, gB = ({"w": rng.standard_normal((4, 3))} for _ in range(2))
     copies = [{k: v.copy() for k, v in d.items()} for d in (pA, pB, gA, gB)]
     _, sA = opt.update(gA, sA, pA)  # a state with nonzero moments, then two updates from it
@@ -195,12 +225,17 @@ def test_update_is_pure(name):
     assert frozen.keys() == after.keys()
     for k in frozen:
         np.testing.assert_array_equal(after[k], frozen[k], err_msg=k)
-    assert not any(a is b for a in checkpoint_leaves(sa2).values()
-                   for b in checkpoint_leaves(sb2).values() if isinstance(a, np.ndarray))
+    assert not any(
+        a is b
+        for a in checkpoint_leaves(sa2).values()
+        for b in checkpoint_leaves(sb2).values()
+        if isinstance(a, np.ndarray)
+    )
 
 
 def checkpoint_leaves(state):
     from mlplab.train.checkpoint import _leaves
+
     return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in _leaves(state)}
 
 
@@ -215,14 +250,14 @@ def test_adam_state_holds_m_and_v_as_the_formula_says():
     adam_state = state.inner_state[0]
     assert adam_state.t == 2
     np.testing.assert_allclose(adam_state.m["w"], 0.9 * 0.1 * g1 + 0.1 * g2, rtol=1e-15)
-    np.testing.assert_allclose(adam_state.v["w"], 0.99 * 0.01 * g1 ** 2 + 0.01 * g2 ** 2,
-                               rtol=1e-15)
+    np.testing.assert_allclose(adam_state.v["w"], 0.99 * 0.01 * g1**2 + 0.01 * g2**2, rtol=1e-15)
 
 
 @pytest.fixture(params=[False, True], ids=["numpy-kernels", "compiled-kernels"])
 def kernel_kind(request):
     """Run a test with the readable transforms, then with the compiled step (when built)."""
     from mlplab.optim import fast
+
     if request.param and not fast.AVAILABLE:
         pytest.skip("mlplab._sweep was not built")
     mlplab.set_compiled_kernels(request.param)
@@ -264,6 +299,7 @@ def test_set_num_threads_rejects_bad_values():
 
 def test_staggered_arrays_start_at_different_page_offsets():
     from mlplab._buffers import empty_staggered, zeros_staggered
+
     arrays = [zeros_staggered(np, (300, 200), np.float32) for _ in range(7)]
     offsets = {a.ctypes.data % 4096 for a in arrays}
     assert len(offsets) == 7 and all(o % 64 == 0 for o in offsets)

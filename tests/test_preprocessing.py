@@ -1,6 +1,7 @@
 """Preprocessing: whitening against its closed forms (covariance diag(lambda/(lambda+eps)), ZCA
 the closest whitening to the input), the image mean, statistics fit on the training split only,
 names, and scikit-learn's own estimator checks on our transformers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,13 +42,17 @@ def test_zca_stays_closest_to_the_input_among_whitening_transforms(correlated):
     zca = Whitening("zca", epsilon=0.0).fit_transform(correlated)
     pca = Whitening("pca", epsilon=0.0).fit_transform(correlated)
     L = np.linalg.cholesky(np.linalg.inv(covariance(correlated)))
-    others = {"pca": pca, "sklearn pca": PCA(whiten=True).fit_transform(correlated),
-              "cholesky": Xc @ L}
+    others = {
+        "pca": pca,
+        "sklearn pca": PCA(whiten=True).fit_transform(correlated),
+        "cholesky": Xc @ L,
+    }
     others.update({f"rotation {i}": zca @ ortho_group.rvs(5, random_state=i) for i in range(20)})
     d_zca = np.mean(np.sum((zca - Xc) ** 2, axis=1))
     for name, W in others.items():
-        np.testing.assert_allclose(covariance(W), np.eye(5), atol=1e-3 if "sklearn" in name
-                                   else 1e-8, err_msg=name)  # each is a whitening
+        np.testing.assert_allclose(
+            covariance(W), np.eye(5), atol=1e-3 if "sklearn" in name else 1e-8, err_msg=name
+        )  # each is a whitening
         assert d_zca < np.mean(np.sum((W - Xc) ** 2, axis=1)), name
 
 
@@ -67,15 +72,17 @@ def test_pca_whitening_with_epsilon_and_components(correlated):
 
 def test_whitening_round_trip_dtype_and_errors(correlated):
     w = Whitening("zca", epsilon=1e-3).fit(correlated)
-    np.testing.assert_allclose(w.inverse_transform(w.transform(correlated)), correlated,
-                               atol=1e-9)
+    np.testing.assert_allclose(w.inverse_transform(w.transform(correlated)), correlated, atol=1e-9)
     assert w.transform(correlated.astype(np.float32)).dtype == np.float32
     with pytest.raises(ValueError, match="method must be one of \\['zca', 'pca'\\]"):
         Whitening("cholesky").fit(correlated)
     with pytest.raises(ValueError, match="epsilon must be a number >= 0"):
         Whitening(epsilon=-1).fit(correlated)
-    with pytest.raises(ValueError, match=r"n_components must be None \(all\) or an int in "
-                                         r"\[1, 5\], got n_components=6"):
+    with pytest.raises(
+        ValueError,
+        match=r"n_components must be None \(all\) or an int in "
+        r"\[1, 5\], got n_components=6",
+    ):
         Whitening("zca", n_components=6).fit(correlated)
 
 
@@ -91,8 +98,17 @@ def test_image_mean_global_and_per_channel(rng):
         ImageMean(n_channels=5).fit(X)
 
 
-@pytest.mark.parametrize("steps", ["standardize", "zca", ["center", "pca_whiten"], "image_mean",
-                                   "minmax_symmetric", {"name": "pca", "config": {"n_components": 2}}])
+@pytest.mark.parametrize(
+    "steps",
+    [
+        "standardize",
+        "zca",
+        ["center", "pca_whiten"],
+        "image_mean",
+        "minmax_symmetric",
+        {"name": "pca", "config": {"n_components": 2}},
+    ],
+)
 def test_statistics_are_fit_on_the_training_split_only(rng, steps):
     X_train = rng.standard_normal((200, 4)) * [1.0, 2.0, 3.0, 4.0] + 1.0
     X_val, X_test = rng.standard_normal((50, 4)), rng.standard_normal((60, 4))
@@ -110,12 +126,15 @@ def test_statistics_are_fit_on_the_training_split_only(rng, steps):
 
 def test_named_preprocessors():
     X = np.array([[0.0, 10.0], [5.0, 20.0], [10.0, 30.0]])
-    np.testing.assert_allclose(get_preprocessor("minmax_symmetric").fit_transform(X),
-                               [[-1, -1], [0, 0], [1, 1]])
-    np.testing.assert_allclose(get_preprocessor("minmax").fit_transform(X),
-                               [[0, 0], [0.5, 0.5], [1, 1]])
-    np.testing.assert_allclose(get_preprocessor("center").fit_transform(X),
-                               [[-5, -10], [0, 0], [5, 10]])
+    np.testing.assert_allclose(
+        get_preprocessor("minmax_symmetric").fit_transform(X), [[-1, -1], [0, 0], [1, 1]]
+    )
+    np.testing.assert_allclose(
+        get_preprocessor("minmax").fit_transform(X), [[0, 0], [0.5, 0.5], [1, 1]]
+    )
+    np.testing.assert_allclose(
+        get_preprocessor("center").fit_transform(X), [[-5, -10], [0, 0], [5, 10]]
+    )
     s = get_preprocessor("standardize").fit_transform(X)
     np.testing.assert_allclose(s.std(axis=0), 1.0)
     z = get_preprocessor({"name": "zca", "config": {"epsilon": 0.5}})

@@ -9,6 +9,7 @@ so a block that forgets an import fails here as it would for a reader. A block t
 deliberately not runnable is marked on the line before it with
 ``<!-- readme-test: skip (reason) -->`` and reported as skipped with that reason.
 """
+
 from __future__ import annotations
 
 import copy
@@ -44,8 +45,14 @@ def readme_blocks(text: str) -> list[Block]:
             end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
             before = next((lines[j] for j in range(i - 1, -1, -1) if lines[j].strip()), "")
             marker = SKIP.search(before)
-            blocks.append(Block(section, i + 1, "\n".join(lines[i + 1:end]) + "\n",
-                                marker["reason"] if marker else None))
+            blocks.append(
+                Block(
+                    section,
+                    i + 1,
+                    "\n".join(lines[i + 1 : end]) + "\n",
+                    marker["reason"] if marker else None,
+                )
+            )
             i = end
         i += 1
     return blocks
@@ -76,12 +83,15 @@ def tiny_fashion_mnist(folder: Path) -> None:
     real format and sizes a README split needs (10,000 validation rows plus some to train on),
     random pixels, so the lab example runs in seconds instead of training on 60,000 images."""
     from mlplab.data import write_idx
+
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True)
     for part, n in (("train", 10_300), ("t10k", 200)):
         write_idx(folder / f"{part}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), np.uint8))
-        write_idx(folder / f"{part}-labels-idx1-ubyte", rng.permutation(np.arange(n) % 10)
-                  .astype(np.uint8))
+        write_idx(
+            folder / f"{part}-labels-idx1-ubyte",
+            rng.permutation(np.arange(n) % 10).astype(np.uint8),
+        )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -89,6 +99,7 @@ def one_blas_thread():
     """The examples multiply tiny matrices, which OpenBLAS's threads slow down 100x on a busy
     machine (60 ms instead of 0.2 ms for 32x784 @ 784x64 with the suite running alongside)."""
     from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=1, user_api="blas"):
         yield
 
@@ -109,8 +120,11 @@ def readme_session(tmp_path, monkeypatch, first_network_model):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("MLPLAB_DATA", str(tmp_path / "data"))
     tiny_fashion_mnist(tmp_path / "data" / "fashion-mnist")
-    return {"__name__": "__readme__", **placeholder_data(),
-            "model": copy.deepcopy(first_network_model)}
+    return {
+        "__name__": "__readme__",
+        **placeholder_data(),
+        "model": copy.deepcopy(first_network_model),
+    }
 
 
 def test_readme_has_python_examples():
@@ -119,10 +133,14 @@ def test_readme_has_python_examples():
 
 
 def test_skip_markers_are_parsed():
-    text = ("## S\n\n<!-- readme-test: skip (needs a GPU) -->\n```python\nx = 1\n```\n\n"
-            "```python\ny = 2\n```\n")
+    text = (
+        "## S\n\n<!-- readme-test: skip (needs a GPU) -->\n```python\nx = 1\n```\n\n"
+        "```python\ny = 2\n```\n"
+    )
     assert [(b.section, b.line, b.code, b.skip) for b in readme_blocks(text)] == [
-        ("S", 4, "x = 1\n", "needs a GPU"), ("S", 8, "y = 2\n", None)]
+        ("S", 4, "x = 1\n", "needs a GPU"),
+        ("S", 8, "y = 2\n", None),
+    ]
 
 
 @pytest.mark.parametrize("section", SECTIONS)
@@ -134,5 +152,6 @@ def test_readme_section_runs(section, readme_session):
             continue
         run_block(block, readme_session)
     if skipped:
-        pytest.skip(f"README section {section!r} ran its other blocks; skipped "
-                    + "; ".join(skipped))
+        pytest.skip(
+            f"README section {section!r} ran its other blocks; skipped " + "; ".join(skipped)
+        )

@@ -1,5 +1,6 @@
 """Every registered layer and loss has an example in tests/examples.py, so none skips the
 gradient checks, PyTorch parity and backend tests that are parametrized over those examples."""
+
 from examples import LAYER_EXAMPLES, LOSS_EXAMPLES
 
 from mlplab import LAYERS, LOSSES

@@ -1,6 +1,7 @@
 """Sample weights: every loss's weighted value is sum_n w_n l_n / N with l_n the loss of row n
 alone, its gradient matches central differences, integer weights equal duplicated rows, and the
 trainer's weighted fit equals scikit-learn's weighted logistic regression."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,7 @@ def test_weighted_value_and_gradient(make, n_out, targets, rng):
     y = targets(rng, n, n_out)
     w = rng.uniform(0.0, 3.0, n)
     value, grad = loss.value_and_grad(out, y, sample_weight=w)
-    rows = [float(loss.value_and_grad(out[i:i + 1], y[i:i + 1])[0]) for i in range(n)]
+    rows = [float(loss.value_and_grad(out[i : i + 1], y[i : i + 1])[0]) for i in range(n)]
     assert float(value) == pytest.approx(np.dot(w, rows) / n, rel=1e-12)
     eps = 1e-6
     num = np.zeros_like(out)
@@ -28,8 +29,9 @@ def test_weighted_value_and_gradient(make, n_out, targets, rng):
         up, down = out.copy(), out.copy()
         up[idx] += eps
         down[idx] -= eps
-        num[idx] = (float(loss.value_and_grad(up, y, w)[0]) -
-                    float(loss.value_and_grad(down, y, w)[0])) / (2 * eps)
+        num[idx] = (
+            float(loss.value_and_grad(up, y, w)[0]) - float(loss.value_and_grad(down, y, w)[0])
+        ) / (2 * eps)
     np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-8)
     ones = loss.value_and_grad(out, y, np.ones(n))
     plain = loss.value_and_grad(out, y)
@@ -44,8 +46,9 @@ def test_sample_weight_errors(rng):
         loss.value_and_grad(z, y, np.ones(3))
     with pytest.raises(ValueError, match="sample_weight must be finite and >= 0"):
         loss.value_and_grad(z, y, np.array([1.0, -1.0, 1.0, 1.0]))
-    t = Trainer(Sequential([Dense(3)]), "cross_entropy", "sgd", rng=np.random.default_rng(0),
-                verbose=0)
+    t = Trainer(
+        Sequential([Dense(3)]), "cross_entropy", "sgd", rng=np.random.default_rng(0), verbose=0
+    )
     with pytest.raises(ValueError, match="not all 0"):
         t.fit(z, y, sample_weight=np.zeros(4))
     with pytest.raises(ValueError, match=r"sample_weight must have shape \(4,\)"):
@@ -55,8 +58,15 @@ def test_sample_weight_errors(rng):
 def softmax_regression(lam):
     model = Sequential([Dense(3)])
     model.build(4, rng=np.random.default_rng(0), dtype="float64")
-    return Trainer(model, "cross_entropy", "newton", epochs=50, rng=np.random.default_rng(0),
-                   penalties=[mlplab.L2(lam)], verbose=0)
+    return Trainer(
+        model,
+        "cross_entropy",
+        "newton",
+        epochs=50,
+        rng=np.random.default_rng(0),
+        penalties=[mlplab.L2(lam)],
+        verbose=0,
+    )
 
 
 def test_integer_weights_equal_duplicated_rows_and_match_scikit_learn():
@@ -83,9 +93,17 @@ def test_minibatch_weights_change_the_fit(rng):
     y = (X[:, 0] + 0.8 * rng.standard_normal(400) > 0).astype(int)
 
     def recall_of_class_1(sample_weight):
-        t = Trainer(Sequential([Dense(2)]), "cross_entropy", mlplab.sgd(0.1), batch_size=32,
-                    epochs=20, rng=np.random.default_rng(0), verbose=0)
+        t = Trainer(
+            Sequential([Dense(2)]),
+            "cross_entropy",
+            mlplab.sgd(0.1),
+            batch_size=32,
+            epochs=20,
+            rng=np.random.default_rng(0),
+            verbose=0,
+        )
         t.fit(X, y, sample_weight=sample_weight)
         pred = t.predict_labels(X)
         return np.mean(pred[y == 1] == 1)
+
     assert recall_of_class_1(np.where(y == 1, 10.0, 1.0)) > recall_of_class_1(None) + 0.05

@@ -1,5 +1,6 @@
 """Process-wide settings (threads, the compiled switch) and the level-0 helpers that read them:
 the thread pool and the reused buffers."""
+
 from __future__ import annotations
 
 import re
@@ -23,6 +24,7 @@ def _defaults():
 
 # -- threads ---------------------------------------------------------------------------------------
 
+
 def test_sweep_threads_default_to_environment_then_setter_then_default_again(monkeypatch):
     monkeypatch.delenv("MLPLAB_NUM_THREADS", raising=False)
     assert mlplab.get_num_threads() == 1
@@ -39,16 +41,22 @@ def test_sweep_threads_default_to_environment_then_setter_then_default_again(mon
 
 def test_bad_thread_environment_names_the_variable(monkeypatch):
     monkeypatch.setenv("MLPLAB_NUM_THREADS", "two")
-    with pytest.raises(ValueError, match=r"\$MLPLAB_NUM_THREADS must be a positive int, "
-                                         r"got MLPLAB_NUM_THREADS='two'"):
+    with pytest.raises(
+        ValueError,
+        match=r"\$MLPLAB_NUM_THREADS must be a positive int, "
+        r"got MLPLAB_NUM_THREADS='two'",
+    ):
         mlplab.get_num_threads()
 
 
 @pytest.mark.parametrize("bad", [2.0, "2", True, np.float64(2.0), [2]])
 def test_thread_count_of_wrong_type_is_type_error(bad):
-    with pytest.raises(TypeError, match=r"set_num_threads: n must be a positive int or None, "
-                                        rf"got n={re.escape(repr(bad))} of type "
-                                        rf"{type(bad).__name__}"):
+    with pytest.raises(
+        TypeError,
+        match=r"set_num_threads: n must be a positive int or None, "
+        rf"got n={re.escape(repr(bad))} of type "
+        rf"{type(bad).__name__}",
+    ):
         mlplab.set_num_threads(bad)
     assert mlplab.get_num_threads() == 1  # nothing changed
 
@@ -60,8 +68,11 @@ def test_numpy_integers_are_thread_counts():
 
 # -- the compiled switch ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, enabled", [("0", False), (" Off", False), ("no", False),
-                                            ("false", False), ("1", True), ("", True)])
+
+@pytest.mark.parametrize(
+    "value, enabled",
+    [("0", False), (" Off", False), ("no", False), ("false", False), ("1", True), ("", True)],
+)
 def test_compiled_switch_environment(monkeypatch, value, enabled):
     monkeypatch.setenv("MLPLAB_COMPILED", value)
     assert _settings.compiled_kernels_enabled() is enabled
@@ -71,12 +82,16 @@ def test_compiled_switch_environment(monkeypatch, value, enabled):
 
 @pytest.mark.parametrize("bad", [1, 0, "yes", np.bool_(True)])
 def test_compiled_switch_of_wrong_type_is_type_error(bad):
-    with pytest.raises(TypeError, match=r"set_compiled_kernels: enabled must be True, False or "
-                                        r"None, got enabled="):
+    with pytest.raises(
+        TypeError,
+        match=r"set_compiled_kernels: enabled must be True, False or "
+        r"None, got enabled=",
+    ):
         mlplab.set_compiled_kernels(bad)
 
 
 # -- the thread pool -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n_threads", [1, 3])
 def test_foreach_visits_every_entry_once_on_any_thread_count(n_threads):
@@ -89,6 +104,7 @@ def test_foreach_visits_every_entry_once_on_any_thread_count(n_threads):
 
     def add(x, y, step):
         x += y + step
+
     with mlplab.threads(n_threads):
         _parallel.foreach(add, [(a, b), (small, np.ones(5))], 1.0)
         _parallel.foreach(add, [(c, np.ones_like(c))], 2.0)
@@ -99,12 +115,15 @@ def test_foreach_visits_every_entry_once_on_any_thread_count(n_threads):
 
 # -- buffers ---------------------------------------------------------------------------------------
 
+
 def test_into_functions_write_the_plain_expressions(rng):
     a, b = rng.standard_normal((4, 3)), rng.uniform(1, 2, (4, 3))
-    for into, expected, args in ((_buffers.mul_into, a * b, (a, b)),
-                                 (_buffers.div_into, a / b, (a, b)),
-                                 (_buffers.sqrt_into, np.sqrt(b), (b,)),
-                                 (_buffers.matmul_into, a @ b.T, (a, b.T))):
+    for into, expected, args in (
+        (_buffers.mul_into, a * b, (a, b)),
+        (_buffers.div_into, a / b, (a, b)),
+        (_buffers.sqrt_into, np.sqrt(b), (b,)),
+        (_buffers.matmul_into, a @ b.T, (a, b.T)),
+    ):
         out = np.empty_like(expected)
         assert into(out, *args) is out
         np.testing.assert_array_equal(out, expected)
@@ -130,7 +149,7 @@ def test_scratch_reuses_until_shape_or_dtype_changes():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_flush_tiny_zeroes_only_below_the_threshold(dtype):
-    tiny = np.finfo(dtype).smallest_normal * 2.0 ** 24
+    tiny = np.finfo(dtype).smallest_normal * 2.0**24
     subnormal = np.finfo(dtype).smallest_subnormal
     a = np.array([0.5 * tiny, -0.5 * tiny, tiny, -2 * tiny, 1.0, subnormal], dtype=dtype)
     _buffers.flush_tiny(a)

@@ -2,6 +2,7 @@
 Pipeline, GridSearchCV, cross_val_score, pickle), alpha against LogisticRegression, every target
 kind, partial_fit keeping optimizer state, class weights, early stopping on a given validation
 set, and the safe checkpoint format."""
+
 from __future__ import annotations
 
 import pickle
@@ -17,8 +18,11 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.estimator_checks import (check_estimator, check_methods_subset_invariance,
-                                            check_sample_weight_equivalence_on_dense_data)
+from sklearn.utils.estimator_checks import (
+    check_estimator,
+    check_methods_subset_invariance,
+    check_sample_weight_equivalence_on_dense_data,
+)
 
 from mlplab.sklearn import MLPClassifier, MLPRegressor
 
@@ -47,9 +51,14 @@ def test_check_estimator_float64_passes_everything(Estimator):
 
 
 @pytest.mark.filterwarnings("ignore")
-@pytest.mark.parametrize("estimator", [MLPClassifier(solver="lbfgs", dtype="float64"),
-                                       MLPRegressor(solver="lbfgs", dtype="float64"),
-                                       MLPRegressor(solver="sgd", tol=1e-2, dtype="float64")])
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        MLPClassifier(solver="lbfgs", dtype="float64"),
+        MLPRegressor(solver="lbfgs", dtype="float64"),
+        MLPRegressor(solver="sgd", tol=1e-2, dtype="float64"),
+    ],
+)
 def test_weighted_fit_equals_repeated_rows_and_subset_invariance(estimator):
     name = type(estimator).__name__
     check_sample_weight_equivalence_on_dense_data(name, estimator)
@@ -67,9 +76,16 @@ def test_alpha_means_what_it_means_in_scikit_learn():
     alpha/(2n) ||W||^2 on the mean loss is LogisticRegression's C = 1/alpha."""
     X, y = load_iris(return_X_y=True)
     X = (X - X.mean(0)) / X.std(0)
-    ours = MLPClassifier(hidden_layer_sizes=(), solver="lbfgs", alpha=0.5, tol=1e-10,
-                         max_iter=1000, dtype="float64", random_state=0,
-                         solver_params={"ftol": 1e-15}).fit(X, y)
+    ours = MLPClassifier(
+        hidden_layer_sizes=(),
+        solver="lbfgs",
+        alpha=0.5,
+        tol=1e-10,
+        max_iter=1000,
+        dtype="float64",
+        random_state=0,
+        solver_params={"ftol": 1e-15},
+    ).fit(X, y)
     ref = LogisticRegression(C=1 / 0.5, tol=1e-12, max_iter=10_000).fit(X, y)
     np.testing.assert_allclose(ours.coefs_[0], ref.coef_.T, atol=1e-4)
     np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-5)
@@ -99,6 +115,7 @@ def test_binary_multiclass_multilabel_and_probabilities(digits):
     assert ml.predict(Xm).shape == (300, 4) and set(np.unique(ml.predict(Xm))) <= {0, 1}
     assert ml.predict_proba(Xm).shape == (300, 4)
     from sklearn.neural_network import MLPClassifier as Reference
+
     ref = Reference((32,), max_iter=200, random_state=0).fit(Xm, Ym)
     assert ml.score(Xm, Ym) > ref.score(Xm, Ym) - 0.1  # subset accuracy, as scikit-learn's
 
@@ -110,11 +127,13 @@ def test_binary_multiclass_multilabel_and_probabilities(digits):
 def test_regression_single_and_multi_output(rng):
     X = rng.standard_normal((300, 4))
     Y = np.column_stack([np.sin(X[:, 0]) + X[:, 1], X[:, 2] * X[:, 3]])
-    one = MLPRegressor((64,), max_iter=300, learning_rate_init=0.01, random_state=0,
-                       dtype="float64").fit(X, Y[:, 0])
+    one = MLPRegressor(
+        (64,), max_iter=300, learning_rate_init=0.01, random_state=0, dtype="float64"
+    ).fit(X, Y[:, 0])
     assert one.predict(X).shape == (300,) and one.score(X, Y[:, 0]) > 0.9
-    two = MLPRegressor((64,), max_iter=300, learning_rate_init=0.01, random_state=0,
-                       loss="huber").fit(X, Y)
+    two = MLPRegressor(
+        (64,), max_iter=300, learning_rate_init=0.01, random_state=0, loss="huber"
+    ).fit(X, Y)
     assert two.predict(X).shape == (300, 2) and two.score(X, Y) > 0.8
 
 
@@ -149,15 +168,17 @@ def test_class_weight_is_sample_weight(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         a = MLPClassifier(class_weight="balanced", **kw).fit(X[:400], y[:400])
-        b = MLPClassifier(**kw).fit(X[:400], y[:400],
-                                    sample_weight=compute_sample_weight("balanced", y[:400]))
+        b = MLPClassifier(**kw).fit(
+            X[:400], y[:400], sample_weight=compute_sample_weight("balanced", y[:400])
+        )
     np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])
 
 
 def test_early_stopping_on_a_given_validation_set_restores_the_best(digits):
     X, y = digits
-    clf = MLPClassifier((64,), max_iter=200, early_stopping=True, n_iter_no_change=3,
-                        random_state=0).fit(X[:1000], y[:1000], X_val=X[1000:], y_val=y[1000:])
+    clf = MLPClassifier(
+        (64,), max_iter=200, early_stopping=True, n_iter_no_change=3, random_state=0
+    ).fit(X[:1000], y[:1000], X_val=X[1000:], y_val=y[1000:])
     assert clf.n_iter_ < 200 and len(clf.validation_scores_) == clf.n_iter_
     assert len(clf.validation_loss_curve_) == clf.n_iter_
     assert clf.score(X[1000:], y[1000:]) == pytest.approx(clf.best_validation_score_)
@@ -201,8 +222,9 @@ def test_safe_checkpoint_round_trip(digits, tmp_path):
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X, y.astype(float))
     reg.save(tmp_path / "reg.npz")
-    np.testing.assert_array_equal(MLPRegressor.load(tmp_path / "reg.npz").predict(X),
-                                  reg.predict(X))
+    np.testing.assert_array_equal(
+        MLPRegressor.load(tmp_path / "reg.npz").predict(X), reg.predict(X)
+    )
     with pytest.raises(ValueError, match="holds MLPRegressor, not a MLPClassifier"):
         MLPClassifier.load(tmp_path / "reg.npz")
 
@@ -223,14 +245,32 @@ def test_our_additions_change_the_network(digits):
     X, y = digits
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = MLPClassifier((32, 16), activation="tanh", batch_norm=True, dropout=[0.2, 0.1],
-                            solver="rmsprop", solver_params={"rho": 0.95}, max_norm=3.0,
-                            l1=1e-5, clip_norm=5.0, lr_schedule={"name": "cosine_decay", "config": {
-                                "decay_steps": 100, "unit": "step"}},
-                            max_iter=3, random_state=0).fit(X, y)
+        clf = MLPClassifier(
+            (32, 16),
+            activation="tanh",
+            batch_norm=True,
+            dropout=[0.2, 0.1],
+            solver="rmsprop",
+            solver_params={"rho": 0.95},
+            max_norm=3.0,
+            l1=1e-5,
+            clip_norm=5.0,
+            lr_schedule={"name": "cosine_decay", "config": {"decay_steps": 100, "unit": "step"}},
+            max_iter=3,
+            random_state=0,
+        ).fit(X, y)
     names = [type(layer).__name__ for layer in clf.model_.layers]
-    assert names == ["Dense", "BatchNorm", "Activation", "Dropout", "Dense", "BatchNorm",
-                     "Activation", "Dropout", "Dense"]
+    assert names == [
+        "Dense",
+        "BatchNorm",
+        "Activation",
+        "Dropout",
+        "Dense",
+        "BatchNorm",
+        "Activation",
+        "Dropout",
+        "Dense",
+    ]
     assert clf.trainer_.optimizer.spec["name"] == "rmsprop"
     assert clf.trainer_.optimizer.spec["config"]["rho"] == 0.95
     assert clf.model_.dtype == np.float32 and clf.coefs_[0].dtype == np.float32

@@ -1,5 +1,6 @@
 """The estimators never return a silently wrong model (issue 11): partial_fit's ``classes``,
 divergence, target overflow, parameter checks. scikit-learn's own MLP is the reference."""
+
 import re
 import warnings
 
@@ -15,8 +16,10 @@ from mlplab.sklearn import MLPClassifier, MLPRegressor
 
 # the trainer warns when it stops a diverging fit (the estimator's own error is tested here);
 # few epochs on purpose
-pytestmark = [pytest.mark.filterwarnings("ignore::mlplab.train.TrainingDiverged"),
-              pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::mlplab.train.TrainingDiverged"),
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+]
 
 LABELS = np.array(["cat", "ant", "bee"])  # sorted order: ant, bee, cat
 
@@ -57,9 +60,12 @@ def test_partial_fit_refuses_other_classes_later(blobs):
     wider = ["ant", "bee", "cat", "dog"]
     with pytest.raises(ValueError, match="is not the same as on last call"):
         sk.partial_fit(X, y, classes=wider)
-    with pytest.raises(ValueError, match=r"MLPClassifier.partial_fit: classes=\['ant', 'bee', "
-                                         r"'cat', 'dog'\] differ from the classes of the first "
-                                         r"call, \['ant', 'bee', 'cat'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"MLPClassifier.partial_fit: classes=\['ant', 'bee', "
+        r"'cat', 'dog'\] differ from the classes of the first "
+        r"call, \['ant', 'bee', 'cat'\]",
+    ):
         clf.partial_fit(X, y, classes=wider)
 
 
@@ -70,7 +76,8 @@ def sklearn_non_finite_message(blobs):
     X, y = blobs
     with np.errstate(all="ignore"), pytest.raises(ValueError) as info:
         SkMLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(
-            X * 1e200, np.arange(len(X)) % 3)
+            X * 1e200, np.arange(len(X)) % 3
+        )
     return str(info.value)
 
 
@@ -79,10 +86,13 @@ def test_divergence_is_sklearns_value_error(Estimator, blobs, sklearn_non_finite
     X, y = blobs
     y = y if Estimator is MLPClassifier else (y == "cat").astype(float)
     est = Estimator((8,), solver="sgd", learning_rate_init=1e6, max_iter=20, random_state=0)
-    with pytest.raises(ValueError, match=re.escape(sklearn_non_finite_message)
-                       + rf" {Estimator.__name__}: training diverged in epoch \d+ \(the loss "
-                       r"or the weights became NaN or inf; solver='sgd'\); lower "
-                       r"learning_rate_init \(now 1000000.0\)"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(sklearn_non_finite_message)
+        + rf" {Estimator.__name__}: training diverged in epoch \d+ \(the loss "
+        r"or the weights became NaN or inf; solver='sgd'\); lower "
+        r"learning_rate_init \(now 1000000.0\)",
+    ):
         with warnings.catch_warnings():  # the estimator's error is all the user gets (as
             warnings.simplefilter("error", mlplab.TrainingDiverged)  # scikit-learn)
             est.fit(X, y)
@@ -98,18 +108,21 @@ def test_float64_huge_inputs_are_an_error_as_in_sklearn(blobs, sklearn_non_finit
     X, y = blobs
     y = (y == "cat").astype(float)
     reg = MLPRegressor((8,), dtype="float64", max_iter=5, random_state=0)
-    with pytest.raises(ValueError, match=re.escape(sklearn_non_finite_message)
-                       + r".*standardize the inputs"):
+    with pytest.raises(
+        ValueError, match=re.escape(sklearn_non_finite_message) + r".*standardize the inputs"
+    ):
         reg.fit(X * 1e200, y)
 
 
-@pytest.mark.parametrize("Estimator, score", [(MLPClassifier, accuracy_score),
-                                              (MLPRegressor, r2_score)])
+@pytest.mark.parametrize(
+    "Estimator, score", [(MLPClassifier, accuracy_score), (MLPRegressor, r2_score)]
+)
 def test_early_stopping_keeps_the_best_weights_when_diverging(Estimator, score, blobs):
     X, y = blobs
     y = y if Estimator is MLPClassifier else (y == "cat").astype(float)
-    params = dict(solver="sgd", learning_rate_init=1e6, early_stopping=True, max_iter=20,
-                  random_state=0)
+    params = dict(
+        solver="sgd", learning_rate_init=1e6, early_stopping=True, max_iter=20, random_state=0
+    )
     SkEstimator = SkMLPClassifier if Estimator is MLPClassifier else SkMLPRegressor
     with np.errstate(all="ignore"):  # scikit-learn: no error, the best weights (finite)
         sk = SkEstimator(hidden_layer_sizes=(8,), **params).fit(X, y)
@@ -127,11 +140,14 @@ def test_early_stopping_keeps_the_best_weights_when_diverging(Estimator, score, 
 def test_float32_target_overflow_is_refused_before_training(blobs):
     X, y = blobs
     y = (y == "cat") * 1e30
-    assert 1e30 ** 2 > float(np.finfo(np.float32).max)  # the squared error overflows float32
+    assert 1e30**2 > float(np.finfo(np.float32).max)  # the squared error overflows float32
     reg = MLPRegressor((8,), max_iter=5, random_state=0)
-    with pytest.raises(ValueError, match=r"MLPRegressor: the targets are too large for "
-                                         r"dtype='float32': with \|y\| up to 1e\+30 the squared "
-                                         r"error .* or use dtype=\"float64\""):
+    with pytest.raises(
+        ValueError,
+        match=r"MLPRegressor: the targets are too large for "
+        r"dtype='float32': with \|y\| up to 1e\+30 the squared "
+        r"error .* or use dtype=\"float64\"",
+    ):
         reg.fit(X, y)
     assert not hasattr(reg, "n_iter_")  # refused before any training
     reg = MLPRegressor((8,), loss="absolute_error", max_iter=5, random_state=0)
@@ -145,15 +161,19 @@ def test_float32_target_overflow_is_refused_before_training(blobs):
 
 
 # -- item 15: the estimators' own checks ---------------------------------------------------------
-@pytest.mark.parametrize("Estimator, SkEstimator", [(MLPClassifier, SkMLPClassifier),
-                                                    (MLPRegressor, SkMLPRegressor)])
+@pytest.mark.parametrize(
+    "Estimator, SkEstimator", [(MLPClassifier, SkMLPClassifier), (MLPRegressor, SkMLPRegressor)]
+)
 def test_softmax_is_no_hidden_activation(Estimator, SkEstimator, blobs):
     X, y = blobs
     y = y if Estimator is MLPClassifier else np.arange(len(X), dtype=float)
     with pytest.raises(ValueError, match="'activation' parameter"):  # scikit-learn has none
         SkEstimator(activation="softmax").fit(X, y)
-    with pytest.raises(ValueError, match=r"'activation' parameter of "
-                                         rf"{Estimator.__name__} must be .* Got 'softmax'"):
+    with pytest.raises(
+        ValueError,
+        match=r"'activation' parameter of "
+        rf"{Estimator.__name__} must be .* Got 'softmax'",
+    ):
         Estimator((4,), activation="softmax", max_iter=1).fit(X, y)
 
 
@@ -163,8 +183,11 @@ def test_complex_targets_are_refused(blobs):
     z[:] = list(np.arange(len(X)) + 1j)
     with pytest.raises(ValueError, match="Complex data not supported"):  # a complex array
         SkMLPRegressor().fit(X, np.arange(len(X)) + 1j)
-    with pytest.raises(ValueError, match=r"MLPRegressor: Complex data not supported: y must be "
-                                         r"real numbers or labels, got .*\(1j\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"MLPRegressor: Complex data not supported: y must be "
+        r"real numbers or labels, got .*\(1j\)",
+    ):
         MLPRegressor((4,), max_iter=1).fit(X, z)
     with pytest.raises(ValueError, match="MLPRegressor: .* y_val must be real"):
         MLPRegressor((4,), max_iter=1).fit(X, np.arange(len(X)), X_val=X, y_val=z)
@@ -178,8 +201,11 @@ def test_complex_targets_are_refused(blobs):
 def test_class_weight_must_be_finite_and_non_negative(weight, blobs):
     X, y = blobs
     clf = MLPClassifier((4,), max_iter=1, class_weight={"ant": weight, "bee": 1, "cat": 1})
-    with pytest.raises(ValueError, match=r"MLPClassifier: class_weight must map each class to a "
-                                         rf"finite weight >= 0, got 'ant': {weight}"):
+    with pytest.raises(
+        ValueError,
+        match=r"MLPClassifier: class_weight must map each class to a "
+        rf"finite weight >= 0, got 'ant': {weight}",
+    ):
         clf.fit(X, y)
     clf = MLPClassifier((4,), max_iter=1, class_weight={"ant": 0, "bee": 0, "cat": 0})
     with pytest.raises(ValueError, match="MLPClassifier: the sample weights .* are all zero"):
@@ -187,16 +213,33 @@ def test_class_weight_must_be_finite_and_non_negative(weight, blobs):
 
 
 NUMPY_SCALARS = {  # every numeric parameter, as NumPy scalars (float64 would leak into float32)
-    "adam": dict(learning_rate_init=np.float32(0.01), alpha=np.float64(1e-3),
-                 batch_size=np.int64(16), max_iter=np.int64(3), tol=np.float64(1e-4),
-                 beta_1=np.float32(0.8), beta_2=np.float64(0.99), epsilon=np.float64(1e-7),
-                 early_stopping=True, validation_fraction=np.float32(0.2),
-                 n_iter_no_change=np.int64(2), l1=np.float64(1e-4), max_norm=np.float64(3.0),
-                 clip_norm=np.float32(1.0), dropout=np.float64(0.1)),
-    "sgd": dict(learning_rate_init=np.float32(0.05), momentum=np.float64(0.5),
-                max_iter=np.int64(3), alpha=np.float32(1e-3), batch_size=np.int32(32)),
-    "lbfgs": dict(max_iter=np.int64(3), max_fun=np.int64(50), tol=np.float32(1e-5),
-                  alpha=np.float64(1e-3)),
+    "adam": dict(
+        learning_rate_init=np.float32(0.01),
+        alpha=np.float64(1e-3),
+        batch_size=np.int64(16),
+        max_iter=np.int64(3),
+        tol=np.float64(1e-4),
+        beta_1=np.float32(0.8),
+        beta_2=np.float64(0.99),
+        epsilon=np.float64(1e-7),
+        early_stopping=True,
+        validation_fraction=np.float32(0.2),
+        n_iter_no_change=np.int64(2),
+        l1=np.float64(1e-4),
+        max_norm=np.float64(3.0),
+        clip_norm=np.float32(1.0),
+        dropout=np.float64(0.1),
+    ),
+    "sgd": dict(
+        learning_rate_init=np.float32(0.05),
+        momentum=np.float64(0.5),
+        max_iter=np.int64(3),
+        alpha=np.float32(1e-3),
+        batch_size=np.int32(32),
+    ),
+    "lbfgs": dict(
+        max_iter=np.int64(3), max_fun=np.int64(50), tol=np.float32(1e-5), alpha=np.float64(1e-3)
+    ),
 }
 
 
@@ -204,10 +247,10 @@ NUMPY_SCALARS = {  # every numeric parameter, as NumPy scalars (float64 would le
 def test_numpy_scalar_parameters_are_the_python_numbers(solver, blobs):
     X, y = blobs
     numpy_params = dict(NUMPY_SCALARS[solver], solver=solver, random_state=0)
-    python_params = {k: v.item() if isinstance(v, np.generic) else v
-                     for k, v in numpy_params.items()}
-    sk_params = {k: v for k, v in numpy_params.items()
-                 if k in SkMLPClassifier().get_params()}
+    python_params = {
+        k: v.item() if isinstance(v, np.generic) else v for k, v in numpy_params.items()
+    }
+    sk_params = {k: v for k, v in numpy_params.items() if k in SkMLPClassifier().get_params()}
     SkMLPClassifier(hidden_layer_sizes=(4,), **sk_params)._validate_params()  # valid there too
     got = MLPClassifier((4,), **numpy_params).fit(X, y)
     want = MLPClassifier((4,), **python_params).fit(X, y)
@@ -231,6 +274,7 @@ def _with_extra(path, out, edit):
     import io
     import json
     import zipfile
+
     with zipfile.ZipFile(path) as z:
         members = {name: z.read(name) for name in z.namelist()}
     meta = json.loads(str(np.load(io.BytesIO(members["meta.npy"]), allow_pickle=False)))
@@ -244,16 +288,25 @@ def _with_extra(path, out, edit):
     return out
 
 
-@pytest.mark.parametrize("edit", [lambda e: e.pop("fitted"), lambda e: e.pop("params"),
-                                  lambda e: e["fitted"].pop("n_outputs"),
-                                  lambda e: e["params"].update(no_such_param=1),
-                                  lambda e: e.update(fitted=[1, 2])])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda e: e.pop("fitted"),
+        lambda e: e.pop("params"),
+        lambda e: e["fitted"].pop("n_outputs"),
+        lambda e: e["params"].update(no_such_param=1),
+        lambda e: e.update(fitted=[1, 2]),
+    ],
+)
 def test_estimator_load_of_a_broken_extra_names_the_file(tmp_path, blobs, edit):
     X, y = blobs
     path = tmp_path / "clf.npz"
     MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y).save(path)
     assert MLPClassifier.load(path).predict(X).shape == (len(X),)  # the file itself is fine
     bad = _with_extra(path, tmp_path / "bad.npz", edit)
-    with pytest.raises(ValueError, match=r"checkpoint '.*bad\.npz': field 'extra' does not "
-                                         r"describe a fitted MLPClassifier"):
+    with pytest.raises(
+        ValueError,
+        match=r"checkpoint '.*bad\.npz': field 'extra' does not "
+        r"describe a fitted MLPClassifier",
+    ):
         MLPClassifier.load(bad)

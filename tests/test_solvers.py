@@ -1,6 +1,7 @@
 """Full-batch solvers (newton, lbfgs): Hessians against closed forms, Newton's one step on a
 quadratic, least squares and L2 logistic regression against numpy/scikit-learn, saddle escape,
 callbacks per iteration, trainer integration and errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,9 +26,12 @@ def spd(rng, n):
 
 def test_hessian_by_differences_matches_closed_forms(rng):
     A = spd(rng, 6)
-    np.testing.assert_allclose(hessian_by_differences(quadratic(A, rng.standard_normal(6)),
-                                                      rng.standard_normal(6)), A, rtol=1e-8,
-                               atol=1e-8)
+    np.testing.assert_allclose(
+        hessian_by_differences(quadratic(A, rng.standard_normal(6)), rng.standard_normal(6)),
+        A,
+        rtol=1e-8,
+        atol=1e-8,
+    )
 
     def logsumexp(z):  # Hessian diag(p) - p p^T with p = softmax(z)
         p = np.exp(z - z.max())
@@ -36,16 +40,22 @@ def test_hessian_by_differences_matches_closed_forms(rng):
 
     z = rng.standard_normal(5)
     p = logsumexp(z)[1]
-    np.testing.assert_allclose(hessian_by_differences(logsumexp, z), np.diag(p) - np.outer(p, p),
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        hessian_by_differences(logsumexp, z), np.diag(p) - np.outer(p, p), atol=1e-9
+    )
 
 
 def test_newton_reaches_the_minimum_of_a_quadratic_in_one_step(rng):
     A, b = spd(rng, 10), rng.standard_normal(10)
     seen = []
     solver = newton()
-    w, state, message = solver.minimize(quadratic(A, b), np.zeros(10), solver.init({}),
-                                        max_iter=1, callback=lambda w, f: seen.append(f))
+    w, state, message = solver.minimize(
+        quadratic(A, b),
+        np.zeros(10),
+        solver.init({}),
+        max_iter=1,
+        callback=lambda w, f: seen.append(f),
+    )
     w_star = np.linalg.solve(A, b)
     np.testing.assert_allclose(w, w_star, rtol=1e-7, atol=1e-9)
     assert len(seen) == 1 and state["step"] == 1
@@ -55,6 +65,7 @@ def test_newton_reaches_the_minimum_of_a_quadratic_in_one_step(rng):
 def test_newton_descends_away_from_a_saddle_point():
     """f = x^2 + (y^2 - 1)^2 / 4 has a saddle at (0, 0) and minima at (0, +-1). Plain Newton from
     (1, 0.01) jumps to the saddle; the damped, absolute-curvature step must find a minimum."""
+
     def f(w):
         x, y = w
         return x * x + 0.25 * (y * y - 1) ** 2, np.array([2 * x, y * (y * y - 1)])
@@ -63,8 +74,9 @@ def test_newton_descends_away_from_a_saddle_point():
     plain = np.array([1.0, 0.01]) - np.linalg.solve(H, f(np.array([1.0, 0.01]))[1])
     assert np.linalg.norm(plain) < 1e-3  # the classic failure this solver must avoid
     solver = newton()
-    w, _, _ = solver.minimize(f, np.array([1.0, 0.01]), solver.init({}), max_iter=30,
-                              callback=lambda w, v: False)
+    w, _, _ = solver.minimize(
+        f, np.array([1.0, 0.01]), solver.init({}), max_iter=30, callback=lambda w, v: False
+    )
     assert abs(abs(w[1]) - 1) < 1e-8 and abs(w[0]) < 1e-8
 
 
@@ -83,7 +95,9 @@ def test_newton_through_the_trainer_solves_least_squares_in_one_epoch(rng):
     assert len(trainer.history.epoch) == 1
 
 
-@pytest.mark.parametrize("solver", ["newton", {"name": "lbfgs", "config": {"gtol": 1e-10, "ftol": 1e-15}}])
+@pytest.mark.parametrize(
+    "solver", ["newton", {"name": "lbfgs", "config": {"gtol": 1e-10, "ftol": 1e-15}}]
+)
 def test_l2_softmax_regression_matches_scikit_learn(solver):
     """Mean cross-entropy + lambda/2 ||W||^2 is scikit-learn's multinomial logistic regression
     with C = 1 / (n lambda) (intercepts unpenalized in both; softmax biases only up to a shift)."""
@@ -92,8 +106,15 @@ def test_l2_softmax_regression_matches_scikit_learn(solver):
     lam = 1e-2
     model = Sequential([Dense(3)])
     model.build(4, rng=np.random.default_rng(0), dtype="float64")
-    trainer = Trainer(model, "cross_entropy", solver, epochs=200, rng=np.random.default_rng(0),
-                      penalties=[mlplab.L2(lam)], verbose=0)
+    trainer = Trainer(
+        model,
+        "cross_entropy",
+        solver,
+        epochs=200,
+        rng=np.random.default_rng(0),
+        penalties=[mlplab.L2(lam)],
+        verbose=0,
+    )
     trainer.fit(X, y)
     assert "converge" in trainer.solver_message.lower()
     ref = LogisticRegression(C=1 / (len(X) * lam), tol=1e-12, max_iter=10_000).fit(X, y)
@@ -106,9 +127,13 @@ def test_lbfgs_reports_every_iteration_and_stops_on_request(rng):
     A, b = spd(rng, 30), rng.standard_normal(30)
     values = []
     solver = lbfgs(gtol=1e-12, ftol=0.0)
-    w, state, message = solver.minimize(quadratic(A, b), np.zeros(30), solver.init({}),
-                                        max_iter=100, callback=lambda w, f: values.append(f) or
-                                        len(values) == 4)
+    w, state, message = solver.minimize(
+        quadratic(A, b),
+        np.zeros(30),
+        solver.init({}),
+        max_iter=100,
+        callback=lambda w, f: values.append(f) or len(values) == 4,
+    )
     assert len(values) == 4 and state["step"] == 4
     assert values == sorted(values, reverse=True)  # a descent method
     assert quadratic(A, b)(w)[0] == pytest.approx(values[-1], rel=1e-12)
@@ -118,14 +143,22 @@ def test_trainer_epochs_are_solver_iterations_and_callbacks_can_stop():
     X, y = load_iris(return_X_y=True)
     model = Sequential([Dense(8), Tanh(), Dense(3)])
     stopper = mlplab.EarlyStopping("loss", patience=0, min_delta=10.0, restore_best=False)
-    trainer = Trainer(model, "cross_entropy", "lbfgs", epochs=50,
-                      rng=np.random.default_rng(0), callbacks=[stopper], verbose=0)
+    trainer = Trainer(
+        model,
+        "cross_entropy",
+        "lbfgs",
+        epochs=50,
+        rng=np.random.default_rng(0),
+        callbacks=[stopper],
+        verbose=0,
+    )
     trainer.fit(X.astype(np.float32), y, validation_data=(X[:20].astype(np.float32), y[:20]))
     assert trainer.history.epoch == [0, 1] and trainer.epoch == 2
     assert set(trainer.history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     # the logged loss is the loss of the weights the model holds after that iteration
-    assert trainer.evaluate(X, y)["loss"] == pytest.approx(trainer.history.history["loss"][-1],
-                                                           rel=1e-5)
+    assert trainer.evaluate(X, y)["loss"] == pytest.approx(
+        trainer.history.history["loss"][-1], rel=1e-5
+    )
 
 
 def test_newton_resume_equals_uninterrupted_run(tmp_path):
@@ -134,8 +167,10 @@ def test_newton_resume_equals_uninterrupted_run(tmp_path):
     def trainer(epochs):
         model = Sequential([Dense(4), Tanh(), Dense(3)])
         model.build(4, rng=np.random.default_rng(1), dtype="float64")
-        return Trainer(model, "cross_entropy", "newton", epochs=epochs,
-                       rng=np.random.default_rng(2), verbose=0)
+        return Trainer(
+            model, "cross_entropy", "newton", epochs=epochs, rng=np.random.default_rng(2), verbose=0
+        )
+
     full = trainer(4)
     full.fit(X, y)
     first = trainer(2)
@@ -151,25 +186,49 @@ def test_newton_resume_equals_uninterrupted_run(tmp_path):
 def test_solver_errors():
     X, y = load_iris(return_X_y=True)
     big = Sequential([Dense(64), Tanh(), Dense(3)])  # 4*64+64 + 64*3+3 = 515 parameters
-    t = Trainer(big, "cross_entropy", {"name": "newton", "config": {"max_params": 500}},
-                epochs=1, rng=np.random.default_rng(0), verbose=0)
+    t = Trainer(
+        big,
+        "cross_entropy",
+        {"name": "newton", "config": {"max_params": 500}},
+        epochs=1,
+        rng=np.random.default_rng(0),
+        verbose=0,
+    )
     with pytest.raises(ValueError, match="515 parameters, above max_params=500.*lbfgs"):
         t.fit(X, y)
     assert t.history.epoch == []
-    for kwargs, what in [({"clip_norm": 1.0}, "clip_norm"),
-                         ({"augment": mlplab.GaussianInputNoise(0.1)}, "augment"),
-                         ({"constraints": [mlplab.MaxNorm(3.0)]}, "constraints")]:
-        t = Trainer(Sequential([Dense(3)]), "cross_entropy", "lbfgs",
-                    rng=np.random.default_rng(0), verbose=0, **kwargs)
+    for kwargs, what in [
+        ({"clip_norm": 1.0}, "clip_norm"),
+        ({"augment": mlplab.GaussianInputNoise(0.1)}, "augment"),
+        ({"constraints": [mlplab.MaxNorm(3.0)]}, "constraints"),
+    ]:
+        t = Trainer(
+            Sequential([Dense(3)]),
+            "cross_entropy",
+            "lbfgs",
+            rng=np.random.default_rng(0),
+            verbose=0,
+            **kwargs,
+        )
         with pytest.raises(ValueError, match=f"{what} cannot be used with the full-batch solver"):
             t.fit(X, y)
-    t = Trainer(Sequential([Dense(8), mlplab.Dropout(0.5), Dense(3)]), "cross_entropy",
-                "newton", rng=np.random.default_rng(0), verbose=0)
+    t = Trainer(
+        Sequential([Dense(8), mlplab.Dropout(0.5), Dense(3)]),
+        "cross_entropy",
+        "newton",
+        rng=np.random.default_rng(0),
+        verbose=0,
+    )
     with pytest.raises(ValueError, match="stochastic layers"):
         t.fit(X, y)
-    t = Trainer(Sequential([Dense(3)]), "cross_entropy", "lbfgs",
-                rng=np.random.default_rng(0), verbose=0,
-                callbacks=[mlplab.ReduceLROnPlateau("loss")])
+    t = Trainer(
+        Sequential([Dense(3)]),
+        "cross_entropy",
+        "lbfgs",
+        rng=np.random.default_rng(0),
+        verbose=0,
+        callbacks=[mlplab.ReduceLROnPlateau("loss")],
+    )
     with pytest.raises(ValueError, match="no learning rate to reduce"):
         t.fit(X, y)
     with pytest.raises(RuntimeError, match="no single steps"):
@@ -185,7 +244,8 @@ def test_solver_errors():
 def test_lbfgs_converges_on_a_quadratic(rng):
     A, b = spd(rng, 30), rng.standard_normal(30)
     solver = lbfgs(gtol=1e-10, ftol=0.0)
-    w, _, message = solver.minimize(quadratic(A, b), np.zeros(30), solver.init({}),
-                                    max_iter=500, callback=lambda w, f: False)
+    w, _, message = solver.minimize(
+        quadratic(A, b), np.zeros(30), solver.init({}), max_iter=500, callback=lambda w, f: False
+    )
     np.testing.assert_allclose(w, np.linalg.solve(A, b), rtol=1e-6, atol=1e-8)
     assert "CONVERGENCE" in message

@@ -1,5 +1,6 @@
 """Hold-out splits (sizes, disjointness, stratification, seeds), k-fold splitters, and metrics
 against hand-computed values."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,9 @@ def test_default_split_is_60_20_20_disjoint_and_stratified(rng):
     ids = np.concatenate([Xtr, Xv, Xte]).ravel()
     assert np.array_equal(np.sort(ids), np.arange(1000.0))  # a partition
     for part, yp in (("train", ytr), ("val", yv), ("test", yte)):
-        np.testing.assert_allclose(np.bincount(yp) / len(yp), [0.5, 0.3, 0.2], atol=0.006,
-                                   err_msg=part)
+        np.testing.assert_allclose(
+            np.bincount(yp) / len(yp), [0.5, 0.3, 0.2], atol=0.006, err_msg=part
+        )
     np.testing.assert_array_equal(y[Xtr.ravel().astype(int)], ytr)  # rows stay with labels
     again = train_val_test_split(X, y, rng=np.random.default_rng(0))
     np.testing.assert_array_equal(again[0], Xtr)
@@ -51,10 +53,13 @@ def test_splitters():
     s = get_splitter(4, y=labels, rng=np.random.default_rng(0))
     folds = [test for _, test in s.split(np.zeros((20, 1)), labels)]
     assert sorted(np.concatenate(folds).tolist()) == list(range(20))
-    assert all(np.bincount(labels[f]).tolist() == [2, 3] or
-               np.bincount(labels[f]).tolist() == [3, 2] or
-               np.bincount(labels[f]).tolist() == [2, 2] or
-               np.bincount(labels[f]).tolist() == [3, 3] for f in folds)
+    assert all(
+        np.bincount(labels[f]).tolist() == [2, 3]
+        or np.bincount(labels[f]).tolist() == [3, 2]
+        or np.bincount(labels[f]).tolist() == [2, 2]
+        or np.bincount(labels[f]).tolist() == [3, 3]
+        for f in folds
+    )
     with pytest.raises(ValueError, match="k \\(the number of folds\\) must be an int >= 2"):
         get_splitter(1)
     with pytest.raises(ValueError, match="cv must be an int >= 2, 'loo'"):
@@ -75,8 +80,15 @@ def test_classification_scores_by_hand():
     assert s["f1_micro"] == pytest.approx(3 / 5)  # micro F1 = accuracy for single-label
     np.testing.assert_array_equal(confusion_matrix(y, p), [[1, 1, 0], [0, 2, 0], [1, 0, 0]])
     np.testing.assert_array_equal(confusion_matrix(y, p, n_classes=4)[3], [0, 0, 0, 0])
-    scores = np.array([[0.5, 0.3, 0.2, 0.0], [0.1, 0.6, 0.3, 0.0], [0.2, 0.3, 0.5, 0.0],
-                       [0.35, 0.25, 0.4, 0.0], [0.0, 0.1, 0.2, 0.7]])
+    scores = np.array(
+        [
+            [0.5, 0.3, 0.2, 0.0],
+            [0.1, 0.6, 0.3, 0.0],
+            [0.2, 0.3, 0.5, 0.0],
+            [0.35, 0.25, 0.4, 0.0],
+            [0.0, 0.1, 0.2, 0.7],
+        ]
+    )
     # top-2 sets: {0,1} holds 0, {1,2} misses 0, {2,1} holds 1, {2,0} misses 1, {3,2} holds 2
     top = classification_scores(np.array([0, 0, 1, 1, 2]), p, scores=scores, top_k=2)
     assert top["top_2_accuracy"] == pytest.approx(3 / 5)

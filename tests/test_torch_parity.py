@@ -1,5 +1,6 @@
 """Parity with PyTorch autograd in float64: the same formula in torch operations, on copied
 weights and inputs, differentiated by autograd; outputs and gradients agree to 1e-10 relative."""
+
 from __future__ import annotations
 
 import copy
@@ -16,8 +17,9 @@ RTOL, ATOL = 1e-10, 1e-12
 
 
 def close(ours, theirs, what=""):
-    np.testing.assert_allclose(np.asarray(ours), theirs.detach().numpy(), rtol=RTOL, atol=ATOL,
-                               err_msg=what)
+    np.testing.assert_allclose(
+        np.asarray(ours), theirs.detach().numpy(), rtol=RTOL, atol=ATOL, err_msg=what
+    )
 
 
 def replay_uniform(layer, shape):
@@ -38,8 +40,14 @@ def torch_forward(layer, x, p, training, draws, buffers=None):
         return x @ (p["W"] * mask) + p["b"]
     if name in ("Activation", "ELU"):
         return F.elu(x, alpha=layer.hyper["alpha"])
-    simple = {"Identity": lambda t: t, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh,
-              "ReLU": torch.relu, "Softplus": F.softplus, "Softmax": lambda t: torch.softmax(t, 1)}
+    simple = {
+        "Identity": lambda t: t,
+        "Sigmoid": torch.sigmoid,
+        "Tanh": torch.tanh,
+        "ReLU": torch.relu,
+        "Softplus": F.softplus,
+        "Softmax": lambda t: torch.softmax(t, 1),
+    }
     if name in simple:
         return simple[name](x)
     if name == "LeakyReLU":
@@ -52,8 +60,16 @@ def torch_forward(layer, x, p, training, draws, buffers=None):
     if name == "BatchNorm":
         rm = torch.from_numpy(buffers["running_mean"].copy())  # as they were before our forward
         rv = torch.from_numpy(buffers["running_var"].copy())
-        out = F.batch_norm(x, rm, rv, p["gamma"], p["beta"], training=training,
-                           momentum=1 - layer.momentum, eps=layer.eps)
+        out = F.batch_norm(
+            x,
+            rm,
+            rv,
+            p["gamma"],
+            p["beta"],
+            training=training,
+            momentum=1 - layer.momentum,
+            eps=layer.eps,
+        )
         layer._torch_running = (rm, rv)
         return out
     if name == "Dropout":
@@ -90,8 +106,11 @@ def test_layer_matches_torch_autograd(make, training, rng):
     draws = None
     if layer.stochastic and training:
         shape = layer.params["W"].shape if isinstance(layer, mlplab.DropConnect) else x.shape
-        draws = (copy.deepcopy(layer.rng).standard_normal(shape)
-                 if isinstance(layer, mlplab.GaussianNoise) else replay_uniform(layer, shape))
+        draws = (
+            copy.deepcopy(layer.rng).standard_normal(shape)
+            if isinstance(layer, mlplab.GaussianNoise)
+            else replay_uniform(layer, shape)
+        )
 
     buffers = {k: v.copy() for k, v in layer.state.items()}
     out = layer.forward(x, training=training)
@@ -134,7 +153,7 @@ def torch_loss(loss, z, y):
         return F.multi_margin_loss(z, yt, p=p, margin=loss.margin) * z.shape[1]
     if name == "MultilabelHinge":
         m = torch.clamp(loss.margin - yt * z, min=0)
-        return (m ** 2 if loss.squared else m).mean()
+        return (m**2 if loss.squared else m).mean()
     if name == "NegativeLogLikelihood":  # torch's NLLLoss takes integer labels only
         return F.nll_loss(z, yt) if yt.ndim == 1 else -(yt * z).sum(dim=1).mean()
     raise AssertionError(f"no torch formula for {name}: add one")
@@ -164,11 +183,17 @@ def test_mse_half_convention_is_half_of_torch(rng):
 
 def test_sequential_matches_torch_nn(rng):
     """A whole network against torch.nn modules with copied weights (W^T: torch is out x in)."""
-    model = mlplab.Sequential([mlplab.Dense(4), mlplab.Tanh(), mlplab.Dense(4), mlplab.ReLU(),
-                               mlplab.Dense(3)])
+    model = mlplab.Sequential(
+        [mlplab.Dense(4), mlplab.Tanh(), mlplab.Dense(4), mlplab.ReLU(), mlplab.Dense(3)]
+    )
     model.build(5, rng=rng, dtype="float64")
-    net = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 4),
-                              torch.nn.ReLU(), torch.nn.Linear(4, 3)).double()
+    net = torch.nn.Sequential(
+        torch.nn.Linear(5, 4),
+        torch.nn.Tanh(),
+        torch.nn.Linear(4, 4),
+        torch.nn.ReLU(),
+        torch.nn.Linear(4, 3),
+    ).double()
     P = model.params()
     with torch.no_grad():
         for i in (0, 2, 4):

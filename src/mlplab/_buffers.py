@@ -5,6 +5,7 @@ The hot path reuses buffers instead of allocating (large NumPy allocations are f
 zeroed by the kernel on first touch). NumPy ufuncs write into ``out=`` in one pass; other
 namespaces get the standard's ``out[...] = expr`` (a temporary, then a copy).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -65,7 +66,7 @@ def empty_staggered(xp: Namespace, shape: tuple, dtype: Any) -> Array:
     offset = (next(_slots) * _STAGGER) % _PAGE
     raw = np.empty(math.prod(shape) * itemsize + 2 * _PAGE, dtype=np.uint8)
     start = (-raw.ctypes.data) % _PAGE + offset  # page-aligned, then the offset
-    return raw[start:start + math.prod(shape) * itemsize].view(dtype).reshape(shape)
+    return raw[start : start + math.prod(shape) * itemsize].view(dtype).reshape(shape)
 
 
 def zeros_staggered(xp: Namespace, shape: tuple, dtype: Any) -> Array:
@@ -83,8 +84,7 @@ class Scratch:
 
     def like(self, key: Any, a: Array) -> Array:
         buf = self._arrays.get(key)
-        if (buf is None or buf.shape != a.shape or buf.dtype != a.dtype
-                or type(buf) is not type(a)):
+        if buf is None or buf.shape != a.shape or buf.dtype != a.dtype or type(buf) is not type(a):
             buf = self._arrays[key] = empty_staggered(get_namespace(a), a.shape, a.dtype)
         return buf
 
@@ -97,5 +97,5 @@ def flush_tiny(a: Array) -> None:
     this small (float32: 2e-31) change no update. Called every few steps, it keeps them out.
     """
     xp = get_namespace(a)
-    threshold = float(xp.finfo(a.dtype).smallest_normal) * 2.0 ** 24
+    threshold = float(xp.finfo(a.dtype).smallest_normal) * 2.0**24
     a *= xp.astype(xp.abs(a) >= threshold, a.dtype)

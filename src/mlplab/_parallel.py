@@ -6,6 +6,7 @@ it, and the chunks can be shared among threads (NumPy releases the GIL inside uf
 :func:`mlplab.set_num_threads` for why the default is one). Elementwise kernels give
 bit-identical results however the arrays are split, so runs stay reproducible.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,7 @@ class _Pool:
 
     def get(self, workers: int) -> ThreadPoolExecutor:
         # a pool inherited through fork has no threads: make a new one in a new process
-        if self.executor is None or self.pid != os.getpid() or \
-                self.executor._max_workers < workers:
+        if self.executor is None or self.pid != os.getpid() or self.executor._max_workers < workers:
             self.executor = ThreadPoolExecutor(workers, thread_name_prefix="mlplab")
             self.pid = os.getpid()
         return self.executor
@@ -56,13 +56,15 @@ def foreach(kernel: Callable[..., None], groups: Sequence[tuple[Array, ...]], *a
     tasks: list = []
     numpy_only, total = True, 0
     for arrays in groups:
-        if all(type(a) is np.ndarray and a.flags.c_contiguous and a.shape == arrays[0].shape
-               for a in arrays):
+        if all(
+            type(a) is np.ndarray and a.flags.c_contiguous and a.shape == arrays[0].shape
+            for a in arrays
+        ):
             size = arrays[0].size
             total += size
             if size > CHUNK:
                 flat = [a.reshape(-1) for a in arrays]
-                tasks.extend(tuple(f[i:i + CHUNK] for f in flat) for i in range(0, size, CHUNK))
+                tasks.extend(tuple(f[i : i + CHUNK] for f in flat) for i in range(0, size, CHUNK))
                 continue
         else:
             numpy_only = False

@@ -3,10 +3,11 @@
 Names are matched case-insensitively and without ``_``/``-``, so ``"leaky_relu"``,
 ``"LeakyReLU"`` and ``"leaky-relu"`` name the same thing, as in Keras.
 """
+
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable, Generic, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -21,10 +22,13 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._items: dict[str, T] = {}
-        self._names: dict[int, str] = {}  # id(obj) -> canonical name, for messages and serialization
+        self._names: dict[
+            int, str
+        ] = {}  # id(obj) -> canonical name, for messages and serialization
 
     def register(self, name: str, obj: T | None = None, *, aliases: tuple[str, ...] = ()):
         """Register ``obj`` under ``name``; used bare as a decorator it registers the decorated."""
+
         def add(o: T) -> T:
             for n in (name, *aliases):
                 k = _key(n)
@@ -33,6 +37,7 @@ class Registry(Generic[T]):
                 self._items[k] = o
             self._names.setdefault(id(o), name)
             return o
+
         return add if obj is None else add(obj)
 
     def register_class(self, *aliases: str) -> Callable[[type], type]:
@@ -40,8 +45,10 @@ class Registry(Generic[T]):
 
         Every registry of classes (layers, losses) registers through this one method.
         """
+
         def add(cls: type) -> type:
             return self.register(cls.__name__, cls, aliases=aliases)  # type: ignore[arg-type]
+
         return add
 
     def get(self, name: str) -> T:
@@ -72,19 +79,27 @@ def split_spec(kind: str, spec: Any) -> tuple[Any, dict]:
     if isinstance(spec, Mapping):
         name = spec.get("name", spec.get("class_name"))
         if name is None:
-            raise ValueError(f"{kind} spec {dict(spec)!r} needs a 'name': a spec is "
-                             f"{{'name': ..., 'config': {{...}}}} (config optional)")
+            raise ValueError(
+                f"{kind} spec {dict(spec)!r} needs a 'name': a spec is "
+                f"{{'name': ..., 'config': {{...}}}} (config optional)"
+            )
         extra = set(spec) - {"name", "class_name", "config"}
         if extra:
-            raise ValueError(f"{kind} spec has unknown keys {sorted(extra)}; "
-                             "expected 'name' and optionally 'config'")
+            raise ValueError(
+                f"{kind} spec has unknown keys {sorted(extra)}; "
+                "expected 'name' and optionally 'config'"
+            )
         config = dict(spec.get("config") or {})
         return name, config
     return spec, {}
 
 
-def build_from_spec(registry: Registry, spec: Any, instance_of: type | None = None,
-                    factory: Callable[[Any, dict], Any] | None = None) -> Any:
+def build_from_spec(
+    registry: Registry,
+    spec: Any,
+    instance_of: type | None = None,
+    factory: Callable[[Any, dict], Any] | None = None,
+) -> Any:
     """Resolve a spec into an object: instances pass through, names and dicts are built."""
     if instance_of is not None and isinstance(spec, instance_of):
         return spec

@@ -5,6 +5,7 @@ Each setting is ``None`` until a program sets it, and ``None`` means the default
 environment when it is used: ``$MLPLAB_NUM_THREADS`` (else 1 sweep thread) and
 ``$MLPLAB_COMPILED`` (``0``, ``false``, ``no`` or ``off`` switch compiled kernels off).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,6 +23,7 @@ class Settings:
     """What :func:`set_num_threads` and :func:`set_compiled_kernels` last set (``None``: the
     default), and the BLAS thread limits from before our first change (a ``threadpoolctl``
     limiter that restores them)."""
+
     num_threads: int | None = None
     compiled: bool | None = None
     blas_default: Any = None
@@ -54,6 +56,7 @@ def set_num_threads(n: int | None) -> None:
     """
     n = _check_threads("set_num_threads", n)
     from threadpoolctl import threadpool_limits  # on first use: `import mlplab` stays light
+
     if n is None:
         if settings.blas_default is not None:
             settings.blas_default.restore_original_limits()
@@ -71,6 +74,7 @@ def threads(n: int) -> Iterator[None]:
     both settings on exit (see :func:`set_num_threads`)."""
     count = _check_threads("threads", n, allow_none=False)
     from threadpoolctl import threadpool_limits
+
     previous = settings.num_threads
     with threadpool_limits(count, user_api="blas"):
         settings.num_threads = count
@@ -95,8 +99,9 @@ def _env_threads() -> int:
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"mlplab: $MLPLAB_NUM_THREADS must be a positive int, "
-                         f"got MLPLAB_NUM_THREADS={value!r}") from None
+        raise ValueError(
+            f"mlplab: $MLPLAB_NUM_THREADS must be a positive int, got MLPLAB_NUM_THREADS={value!r}"
+        ) from None
 
 
 def _check_threads(owner: str, n: Any, allow_none: bool = True) -> int | None:
@@ -121,8 +126,10 @@ def set_compiled_kernels(enabled: bool | None) -> None:
         ``enabled`` is not a bool or None (``1`` and ``"yes"`` included).
     """
     if enabled is not None and not isinstance(enabled, bool):
-        raise TypeError(f"set_compiled_kernels: enabled must be True, False or None, "
-                        f"got enabled={enabled!r} of type {type(enabled).__name__}")
+        raise TypeError(
+            f"set_compiled_kernels: enabled must be True, False or None, "
+            f"got enabled={enabled!r} of type {type(enabled).__name__}"
+        )
     settings.compiled = enabled
 
 

@@ -5,9 +5,11 @@ Each activation is a pair ``forward(z, **hp) -> a`` and ``backward(dout, z, a, *
 :mod:`mlplab.layers.activation` wrap them; the losses reuse the stable ``sigmoid``,
 ``softplus`` and ``log_softmax``. Array-API code only: no boolean-mask assignment, no ``out=``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from ._registry import Registry, split_spec
 from ._typing import Array
@@ -16,6 +18,7 @@ from .backend import get_namespace
 
 class ActivationFunction(NamedTuple):
     """An activation's math: ``forward(z, **hp)`` and ``backward(dout, z, a, **hp)``."""
+
     name: str
     forward: Callable[..., Array]
     backward: Callable[..., Array]
@@ -26,11 +29,13 @@ ACTIVATIONS: Registry[ActivationFunction] = Registry("activation")
 
 
 def _register(name: str, forward, backward, aliases: tuple[str, ...] = (), **defaults):
-    ACTIVATIONS.register(name, ActivationFunction(name, forward, backward, defaults),
-                         aliases=aliases)
+    ACTIVATIONS.register(
+        name, ActivationFunction(name, forward, backward, defaults), aliases=aliases
+    )
 
 
 # --- stable building blocks, shared with the losses -------------------------------------------
+
 
 def sigmoid(z: Array) -> Array:
     """sigma(z) = 1 / (1 + exp(-z)), computed from e = exp(-|z|) so it never overflows:
@@ -145,6 +150,8 @@ def get_activation(spec: Any) -> tuple[ActivationFunction, dict[str, Any]]:
     fn = ACTIVATIONS.get(name)
     unknown = sorted(set(config) - set(fn.defaults))
     if unknown:
-        raise TypeError(f"activation {fn.name!r}: unknown hyperparameters {unknown}; "
-                        f"valid: {sorted(fn.defaults)}")
+        raise TypeError(
+            f"activation {fn.name!r}: unknown hyperparameters {unknown}; "
+            f"valid: {sorted(fn.defaults)}"
+        )
     return fn, {**fn.defaults, **config}

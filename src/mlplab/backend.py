@@ -6,6 +6,7 @@ standard in its main namespace), everything else goes through ``array_api_compat
 the hot path reuses live in ``_buffers``, the thread pool in ``_parallel``, and process-wide
 settings (threads, the compiled switch) in ``_settings``.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """Command line: ``python -m mlplab <command>`` (level 5: nothing imports this module)."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,45 +13,73 @@ import numpy as np
 def demo(args: argparse.Namespace) -> int:
     """Train a network on scikit-learn's bundled digits (offline) and report on the test set."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from sklearn.datasets import load_digits
     from sklearn.metrics import classification_report
     from sklearn.model_selection import train_test_split
 
-    from . import (BatchNorm, Dense, EarlyStopping, ReLU, Sequential, SoftmaxCrossEntropy,
-                   Trainer, adam, bias_variance_report, gradcheck)
+    from . import (
+        BatchNorm,
+        Dense,
+        EarlyStopping,
+        ReLU,
+        Sequential,
+        SoftmaxCrossEntropy,
+        Trainer,
+        adam,
+        bias_variance_report,
+        gradcheck,
+    )
 
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)  # pixel intensities 0..16 -> [0, 1]
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, stratify=y,
-                                              random_state=args.seed)
-    X_tr, X_val, y_tr, y_val = train_test_split(X_tr, y_tr, test_size=0.2, stratify=y_tr,
-                                                random_state=args.seed)
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=0.2, stratify=y, random_state=args.seed
+    )
+    X_tr, X_val, y_tr, y_val = train_test_split(
+        X_tr, y_tr, test_size=0.2, stratify=y_tr, random_state=args.seed
+    )
     rng = np.random.default_rng(args.seed)
-    model = Sequential([Dense(64, kernel_initializer="he_normal"), BatchNorm(), ReLU(),
-                        Dense(10)])
+    model = Sequential([Dense(64, kernel_initializer="he_normal"), BatchNorm(), ReLU(), Dense(10)])
     model.build(X.shape[1], rng=rng)
-    print(f"mlplab demo: scikit-learn digits, {len(X_tr)} train / {len(X_val)} validation / "
-          f"{len(X_te)} test images of {X.shape[1]} pixels, 10 classes\n")
+    print(
+        f"mlplab demo: scikit-learn digits, {len(X_tr)} train / {len(X_val)} validation / "
+        f"{len(X_te)} test images of {X.shape[1]} pixels, 10 classes\n"
+    )
     print(model.summary(), "\n")
 
     loss = SoftmaxCrossEntropy()
     value = float(loss(model.forward(X_tr), y_tr))
-    print(f"initial loss {value:.4f} (a fresh softmax classifier starts near the chance-level "
-          f"loss ln(10) = {math.log(10):.2f})")
+    print(
+        f"initial loss {value:.4f} (a fresh softmax classifier starts near the chance-level "
+        f"loss ln(10) = {math.log(10):.2f})"
+    )
     report = gradcheck(model, loss, X_tr[:8], y_tr[:8], training=True)
-    print(f"gradient check: {'passed' if report.passed else 'FAILED'}, max relative error "
-          f"{report.max_error:.1e}\n")
+    print(
+        f"gradient check: {'passed' if report.passed else 'FAILED'}, max relative error "
+        f"{report.max_error:.1e}\n"
+    )
 
-    trainer = Trainer(model, loss, adam(1e-3), batch_size=32, epochs=args.epochs, rng=rng,
-                      callbacks=[EarlyStopping("val_loss", patience=5)], verbose=2)
+    trainer = Trainer(
+        model,
+        loss,
+        adam(1e-3),
+        batch_size=32,
+        epochs=args.epochs,
+        rng=rng,
+        callbacks=[EarlyStopping("val_loss", patience=5)],
+        verbose=2,
+    )
     history = trainer.fit(X_tr, y_tr, validation_data=(X_val, y_val)).history
     result = trainer.evaluate(X_te, y_te)
     print(f"\ntest accuracy {result['accuracy']:.4f}  test loss {result['loss']:.4f}\n")
     print(classification_report(y_te, trainer.predict_labels(X_te), digits=3))
-    errors = (1 - trainer.evaluate(X_tr, y_tr)["accuracy"],
-              1 - trainer.evaluate(X_val, y_val)["accuracy"])
+    errors = (
+        1 - trainer.evaluate(X_tr, y_tr)["accuracy"],
+        1 - trainer.evaluate(X_val, y_val)["accuracy"],
+    )
     print("bias and variance (evaluation mode):")
     print(bias_variance_report(errors, baseline_error=0.0), "\n")
 
@@ -73,8 +102,9 @@ def init_experiment(args: argparse.Namespace) -> int:
     """cs231n's initialization experiment: activations of a deep tanh net under three inits."""
     from .diagnostics import initialization_experiment
 
-    results, fig = initialization_experiment(depth=args.depth, width=args.width,
-                                             rng=np.random.default_rng(args.seed), plot=True)
+    results, fig = initialization_experiment(
+        depth=args.depth, width=args.width, rng=np.random.default_rng(args.seed), plot=True
+    )
     for label, (stats, report) in results.items():
         stds = " ".join(f"{s.std:.2g}" for s in stats if s.kind == "tanh")
         print(f"{label}: activation std per layer: {stds}")
@@ -87,15 +117,18 @@ def init_experiment(args: argparse.Namespace) -> int:
 def _int_at_least(minimum: int):
     """An argparse type: an int >= ``minimum``. Its ArgumentTypeError becomes argparse's usage
     error (exit status 2, naming the option) instead of a traceback from deep in training."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, "
-                                             f"got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {minimum}, got {text!r}"
+            ) from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value
+
     return parse
 
 
@@ -114,11 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="train a network on scikit-learn's digits and report")
     p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument("--epochs", type=_int_at_least(1), default=40)
-    p.add_argument("--plot", type=_plot_path, default="demo-training.png",
-                   help="where to write the loss plot")
+    p.add_argument(
+        "--plot", type=_plot_path, default="demo-training.png", help="where to write the loss plot"
+    )
     p.set_defaults(func=demo)
-    p = sub.add_parser("init-experiment", help="activations of a deep tanh net under N(0, 0.01), "
-                                               "N(0, 1) and Xavier init, with advice and a plot")
+    p = sub.add_parser(
+        "init-experiment",
+        help="activations of a deep tanh net under N(0, 0.01), "
+        "N(0, 1) and Xavier init, with advice and a plot",
+    )
     p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument("--depth", type=_int_at_least(1), default=10)
     p.add_argument("--width", type=_int_at_least(1), default=500)

@@ -5,6 +5,7 @@ so that ``f"Dense: units must be a positive int, got {units=}"`` is the style of
 ``ValueError`` for bad values and shapes, ``TypeError`` for bad types, ``RuntimeError`` for
 wrong call order.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,9 +27,16 @@ def check_positive_int(owner: str, name: str, value: Any, *, minimum: int = 1) -
     return int(value)
 
 
-def check_float(owner: str, name: str, value: Any, *, low: float | None = None,
-                high: float | None = None, low_inclusive: bool = True,
-                high_inclusive: bool = True) -> float:
+def check_float(
+    owner: str,
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
     """Return ``value`` as a Python float after checking it is a finite real in the given range."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{owner}: {name} must be a real number, got {name}={value!r}")
@@ -63,7 +71,8 @@ def check_generator(owner: str, rng: Any) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
             f"{owner}: rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(0)), "
-            f"got {type(rng).__name__}")
+            f"got {type(rng).__name__}"
+        )
     return rng
 
 
@@ -80,8 +89,9 @@ def check_matrix(owner: str, x: Any, *, features: int | None = None, what: str =
         want = f"(batch, {features})" if features is not None else "(batch, features)"
         raise ValueError(f"{owner}: {what} must be 2-D of shape {want}, got shape {shape}")
     if features is not None and shape[1] != features:
-        raise ValueError(f"{owner}: expected {what} of shape (batch, {features}), "
-                         f"got shape {shape}")
+        raise ValueError(
+            f"{owner}: expected {what} of shape (batch, {features}), got shape {shape}"
+        )
     if shape[0] == 0:
         raise ValueError(f"{owner}: {what} is empty (shape {shape})")
     return x
@@ -90,14 +100,18 @@ def check_matrix(owner: str, x: Any, *, features: int | None = None, what: str =
 def _as_numeric_array(owner: str, x: Any, what: str) -> np.ndarray:
     """A nested sequence of numbers as a NumPy array (what ``numpy.asarray`` makes of it)."""
     if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
-        raise TypeError(f"{owner}: {what} must be an array or a list of rows of shape "
-                        f"(batch, features), got {type(x).__name__}")
+        raise TypeError(
+            f"{owner}: {what} must be an array or a list of rows of shape "
+            f"(batch, features), got {type(x).__name__}"
+        )
     try:
         a = np.asarray(x)
     except ValueError as e:  # ragged rows: NumPy 2 refuses inhomogeneous nesting
-        raise ValueError(f"{owner}: {what} must be rows of equal length (batch, features): "
-                         f"{e}") from None
+        raise ValueError(
+            f"{owner}: {what} must be rows of equal length (batch, features): {e}"
+        ) from None
     if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
-        raise TypeError(f"{owner}: {what} must hold numbers, got a {type(x).__name__} of "
-                        f"dtype {a.dtype}")
+        raise TypeError(
+            f"{owner}: {what} must hold numbers, got a {type(x).__name__} of dtype {a.dtype}"
+        )
     return a

@@ -10,12 +10,14 @@ Examples
 >>> W = he_normal((784, 256), rng=np.random.default_rng(0), dtype="float32", xp=np)
 >>> init = get_initializer({"name": "normal", "config": {"std": 0.05}})
 """
+
 from __future__ import annotations
 
 import functools
 import inspect
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -162,8 +164,9 @@ def sparse(shape, *, rng, dtype="float32", xp=np, k: int = 15, std: float = 1.0)
     if len(shape) != 2:
         raise ValueError(f"sparse: needs a 2-D weight shape (fan_in, fan_out), got shape={shape}")
     if k > fan_in:
-        raise ValueError(f"sparse: k must be <= fan_in={fan_in} (each unit has fan_in inputs), "
-                         f"got {k=}")
+        raise ValueError(
+            f"sparse: k must be <= fan_in={fan_in} (each unit has fan_in inputs), got {k=}"
+        )
     npdt = _np_dtype(dtype)
     # k distinct input rows per unit: the first k of a random permutation of each column.
     rows = np.argsort(rng.random((fan_in, fan_out)), axis=0)[:k]
@@ -192,7 +195,8 @@ def orthogonal(shape, *, rng, dtype="float32", xp=np, gain: float = 1.0):
 
 
 def get_initializer(spec: Any) -> Initializer:
-    """A callable ``init(shape, *, rng, dtype, xp)`` from a name, ``{"name", "config"}`` or callable."""
+    """A callable ``init(shape, *, rng, dtype, xp)`` from a name, ``{"name", "config"}`` or a
+    callable."""
     if callable(spec) and not isinstance(spec, (str, dict)):
         return spec
     name, config = split_spec("initializer", spec)
@@ -202,8 +206,9 @@ def get_initializer(spec: Any) -> Initializer:
         known = [p for p in params if p not in ("shape", "rng", "dtype", "xp")]
         unknown = sorted(set(config) - set(known))
         if unknown:
-            raise TypeError(f"initializer {name!r}: unknown config keys {unknown}; "
-                            f"valid keys: {known}")
+            raise TypeError(
+                f"initializer {name!r}: unknown config keys {unknown}; valid keys: {known}"
+            )
         return functools.partial(fn, **config)
     return fn
 
@@ -214,8 +219,10 @@ def serialize_initializer(spec: Any) -> str | dict:
         base = spec.func if isinstance(spec, functools.partial) else spec
         name = INITIALIZERS.name_of(base)
         if name is None:
-            raise TypeError(f"initializer {spec!r} is not registered; register it with "
-                            "mlplab.initializers.INITIALIZERS.register(name, fn) to serialize it")
+            raise TypeError(
+                f"initializer {spec!r} is not registered; register it with "
+                "mlplab.initializers.INITIALIZERS.register(name, fn) to serialize it"
+            )
         kw = dict(spec.keywords) if isinstance(spec, functools.partial) else {}
         return {"name": name, "config": kw} if kw else name
     get_initializer(spec)  # validates the name and config

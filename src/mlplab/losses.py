@@ -5,6 +5,7 @@ The loss owns the batch mean: the gradient it returns already carries the ``1/ba
 softmax + cross-entropy and sigmoid + binary cross-entropy are fused, which is both stable and
 gives the classic ``delta = p - t``. Values are 0-d arrays (no host sync per step).
 """
+
 from __future__ import annotations
 
 from types import MappingProxyType
@@ -26,10 +27,12 @@ register_loss = LOSSES.register_class
 
 #: what a loss's outputs predict; it decides the labels that accuracy compares
 #: (binary classification is "multilabel" with one output)
-TASKS = ("regression",         # real values
-         "multiclass",         # one class per example: argmax of the outputs
-         "multilabel",         # 0/1 per output: output > 0, target > 0.5
-         "signed_multilabel")  # -1/+1 per output: output > 0, target > 0
+TASKS = (
+    "regression",  # real values
+    "multiclass",  # one class per example: argmax of the outputs
+    "multilabel",  # 0/1 per output: output > 0, target > 0.5
+    "signed_multilabel",
+)  # -1/+1 per output: output > 0, target > 0
 
 
 class Loss:
@@ -59,20 +62,25 @@ class Loss:
 
     def _targets(self, xp: Any, y_true: Any, shape: tuple[int, ...], dtype: Any) -> Array:
         """``y_true`` checked and converted for predictions of ``shape`` (subclasses)."""
-        raise NotImplementedError(f"{self.name}: a Loss subclass implements _targets(xp, y_true, "
-                                  "shape, dtype), the checked targets")
+        raise NotImplementedError(
+            f"{self.name}: a Loss subclass implements _targets(xp, y_true, "
+            "shape, dtype), the checked targets"
+        )
 
     def _value_and_grad(self, xp: Any, y_pred: Array, t: Array, w: Any) -> tuple[Array, Array]:
         """(mean loss, dL/dy_pred) of prepared targets ``t``, rows weighted by ``w``
         (subclasses)."""
-        raise NotImplementedError(f"{self.name}: a Loss subclass implements _value_and_grad(xp, "
-                                  "y_pred, t, w), the loss and its gradient")
+        raise NotImplementedError(
+            f"{self.name}: a Loss subclass implements _value_and_grad(xp, "
+            "y_pred, t, w), the loss and its gradient"
+        )
 
     def validate_targets(self, y_true: Any, y_pred_like: Array) -> Array:
         """:meth:`targets` for predictions shaped like ``y_pred_like`` (checked too)."""
         self._check_pred(y_pred_like)
-        return self.targets(y_true, tuple(y_pred_like.shape), dtype=y_pred_like.dtype,
-                            xp=get_namespace(y_pred_like))
+        return self.targets(
+            y_true, tuple(y_pred_like.shape), dtype=y_pred_like.dtype, xp=get_namespace(y_pred_like)
+        )
 
     def predict(self, y_pred: Array) -> Array:
         """What the model's outputs mean: values (regression), probabilities or scores."""
@@ -93,8 +101,9 @@ class Loss:
         y = xp.reshape(y_true, (y_true.shape[0], -1))
         return xp.astype(y > 0.5 if self.task == "multilabel" else y > 0, xp.int64)
 
-    def value_and_grad(self, y_pred: Array, y_true: Any, sample_weight: Any = None, *,
-                       check: bool = True) -> tuple[Array, Array]:
+    def value_and_grad(
+        self, y_pred: Array, y_true: Any, sample_weight: Any = None, *, check: bool = True
+    ) -> tuple[Array, Array]:
         """Mean loss over the batch (0-d array) and dL/dy_pred, shaped like ``y_pred``.
 
         With ``sample_weight`` (non-negative, one per row) the loss is sum_n w_n l_n / N, as
@@ -107,8 +116,9 @@ class Loss:
         """
         xp = get_namespace(y_pred)
         if not check:
-            return self._value_and_grad(xp, y_pred, y_true,
-                                        _row_factor(xp, y_pred.shape[0], sample_weight))
+            return self._value_and_grad(
+                xp, y_pred, y_true, _row_factor(xp, y_pred.shape[0], sample_weight)
+            )
         self._check_pred(y_pred)
         t = self._targets(xp, y_true, tuple(y_pred.shape), y_pred.dtype)
         return self._value_and_grad(xp, y_pred, t, self.row_weights(xp, y_pred, sample_weight))
@@ -121,8 +131,9 @@ class Loss:
             return _row_factor(xp, n, None)
         w = self._as_array(xp, sample_weight)
         if w.ndim != 1 or w.shape[0] != n:
-            raise ValueError(f"{self.name}: sample_weight must have shape ({n},), got "
-                             f"{tuple(w.shape)}")
+            raise ValueError(
+                f"{self.name}: sample_weight must have shape ({n},), got {tuple(w.shape)}"
+            )
         w = xp.astype(w, y_pred.dtype)
         if not all_finite(xp, w) or bool(xp.any(w < 0)):
             raise ValueError(f"{self.name}: sample_weight must be finite and >= 0")
@@ -145,14 +156,18 @@ class Loss:
     def _check_pred(self, y_pred: Array) -> None:
         shape = getattr(y_pred, "shape", None)
         if shape is None or len(shape) != 2:
-            raise ValueError(f"{self.name}: y_pred must be 2-D (batch, outputs), got "
-                             f"{tuple(shape) if shape is not None else type(y_pred).__name__}")
+            raise ValueError(
+                f"{self.name}: y_pred must be 2-D (batch, outputs), got "
+                f"{tuple(shape) if shape is not None else type(y_pred).__name__}"
+            )
         self._check_not_empty(shape)
 
     def _check_not_empty(self, shape) -> None:
         if shape[0] == 0:  # the mean over no rows is 0/0
-            raise ValueError(f"{self.name}: the batch is empty (predictions of shape "
-                             f"{tuple(shape)}): a mean loss needs at least one example")
+            raise ValueError(
+                f"{self.name}: the batch is empty (predictions of shape "
+                f"{tuple(shape)}): a mean loss needs at least one example"
+            )
 
     def _as_array(self, xp, y: Any) -> Array:
         if not hasattr(y, "shape") or get_namespace(y) is not xp:
@@ -167,8 +182,9 @@ class Loss:
         if y.ndim == 1 and shape[1] == 1:
             y = xp.reshape(y, (-1, 1))
         if tuple(y.shape) != shape:
-            raise ValueError(f"{self.name}: y_true must have the shape of y_pred "
-                             f"{shape}, got {tuple(y.shape)}")
+            raise ValueError(
+                f"{self.name}: y_true must have the shape of y_pred {shape}, got {tuple(y.shape)}"
+            )
         if y.dtype != dtype:
             y = xp.astype(y, dtype)
         if not all_finite(xp, y):
@@ -181,19 +197,25 @@ class Loss:
         n, c = shape
         if y.ndim == 1:
             if not xp.isdtype(y.dtype, "integral"):
-                raise TypeError(f"{self.name}: 1-D y_true must hold integer class labels in "
-                                f"[0, {c}), got dtype {y.dtype}; pass one-hot targets as "
-                                f"shape (batch, {c})")
+                raise TypeError(
+                    f"{self.name}: 1-D y_true must hold integer class labels in "
+                    f"[0, {c}), got dtype {y.dtype}; pass one-hot targets as "
+                    f"shape (batch, {c})"
+                )
             if y.shape[0] != n:
                 raise ValueError(f"{self.name}: y_true has {y.shape[0]} labels for {n} predictions")
             lo, hi = int(xp.min(y)), int(xp.max(y))
             if lo < 0 or hi >= c:
-                raise ValueError(f"{self.name}: class labels must be in [0, {c}) for {c} outputs, "
-                                 f"got labels in [{lo}, {hi}]")
+                raise ValueError(
+                    f"{self.name}: class labels must be in [0, {c}) for {c} outputs, "
+                    f"got labels in [{lo}, {hi}]"
+                )
             return one_hot(xp, y, c, dtype)
         if tuple(y.shape) != (n, c):
-            raise ValueError(f"{self.name}: y_true must be integer labels of shape ({n},) or "
-                             f"targets of shape ({n}, {c}), got shape {tuple(y.shape)}")
+            raise ValueError(
+                f"{self.name}: y_true must be integer labels of shape ({n},) or "
+                f"targets of shape ({n}, {c}), got shape {tuple(y.shape)}"
+            )
         t = xp.astype(y, dtype)
         if not all_finite(xp, t):
             raise ValueError(f"{self.name}: y_true contains NaN or inf")
@@ -201,8 +223,10 @@ class Loss:
             raise ValueError(f"{self.name}: targets must be probabilities in [0, 1]")
         tol = 1e-4 if t.dtype == xp.float32 else 1e-8
         if bool(xp.any(xp.abs(xp.sum(t, axis=1) - 1.0) > tol)):
-            raise ValueError(f"{self.name}: each row of y_true must sum to 1 (one-hot or a "
-                             "probability distribution)")
+            raise ValueError(
+                f"{self.name}: each row of y_true must sum to 1 (one-hot or a "
+                "probability distribution)"
+            )
         if not soft and bool(xp.any((t != 0) & (t != 1))):
             raise ValueError(f"{self.name}: targets of shape (batch, C) must be one-hot (0/1)")
         return t
@@ -226,6 +250,7 @@ def one_hot(xp, labels: Array, n_classes: int, dtype: Any) -> Array:
 
 
 # --- regression -----------------------------------------------------------------------------------
+
 
 @register_loss("mse", "mean_squared_error", "squared_error")
 class MeanSquaredError(Loss):
@@ -295,6 +320,7 @@ class Huber(Loss):
 
 # --- classification on logits ---------------------------------------------------------------
 
+
 @register_loss("cross_entropy", "softmax_cross_entropy", "categorical_cross_entropy", "log_loss")
 class SoftmaxCrossEntropy(Loss):
     """Softmax + cross-entropy on logits z: L = -1/N sum_n sum_k t_nk log softmax(z_n)_k.
@@ -336,8 +362,9 @@ class SigmoidBinaryCrossEntropy(Loss):
     def _targets(self, xp, y_true, shape, dtype):
         t = self._real_targets(xp, y_true, shape, dtype)
         if bool(xp.any(t < 0)) or bool(xp.any(t > 1)):
-            raise ValueError(f"{self.name}: targets must be in [0, 1] (0/1 labels or "
-                             "probabilities)")
+            raise ValueError(
+                f"{self.name}: targets must be in [0, 1] (0/1 labels or probabilities)"
+            )
         return t
 
     def _value_and_grad(self, xp, z, t, w):
@@ -412,8 +439,9 @@ class MultilabelHinge(_MarginLoss):
     def _targets(self, xp, y_true, shape, dtype):
         t = self._real_targets(xp, y_true, shape, dtype)
         if bool(xp.any((t != 1.0) & (t != -1.0))):
-            raise ValueError(f"{self.name}: targets must be -1 or +1 (convert 0/1 labels with "
-                             "2 * y - 1)")
+            raise ValueError(
+                f"{self.name}: targets must be -1 or +1 (convert 0/1 labels with 2 * y - 1)"
+            )
         return t
 
     def _value_and_grad(self, xp, s, t, w):
@@ -425,6 +453,7 @@ class MultilabelHinge(_MarginLoss):
 
 
 # --- log-probabilities ----------------------------------------------------------------------------
+
 
 @register_loss("nll", "negative_log_likelihood")
 class NegativeLogLikelihood(Loss):
@@ -452,5 +481,6 @@ class NegativeLogLikelihood(Loss):
 def get_loss(spec: Any) -> Loss:
     """A loss from an instance, a registered name (``"cross_entropy"``) or
     ``{"name", "config"}``."""
-    return build_from_spec(LOSSES, spec, instance_of=Loss,
-                           factory=lambda cls, cfg: cls.from_config(cfg))
+    return build_from_spec(
+        LOSSES, spec, instance_of=Loss, factory=lambda cls, cfg: cls.from_config(cfg)
+    )

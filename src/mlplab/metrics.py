@@ -4,9 +4,11 @@ A :class:`Metric` says what it needs (``"labels"``: predicted classes, ``"scores
 probabilities or scores, ``"values"``: regression outputs) and whether greater is better, so
 cross-validation and the lab can pick and compare configurations by any of them.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,15 +27,19 @@ METRICS: Registry[Metric] = Registry("metric")
 def _sklearn(fn_name: str, **fixed: Any) -> Callable[..., float]:
     """``sklearn.metrics.<fn_name>`` with ``fixed`` options, imported at the first call (so that
     ``import mlplab`` does not load scikit-learn)."""
+
     def metric(y_true, y_pred, **options):
         from sklearn import metrics
+
         return getattr(metrics, fn_name)(y_true, y_pred, **fixed, **options)
+
     metric.__name__ = fn_name
     return metric
 
 
 def _top_k_accuracy(y_true, scores, k: int = 5) -> float:
     from sklearn.metrics import top_k_accuracy_score
+
     return top_k_accuracy_score(y_true, scores, k=k, labels=np.arange(scores.shape[1]))
 
 
@@ -44,8 +50,7 @@ def _register():
     add("accuracy", _sklearn("accuracy_score"), "labels")
     for avg in ("macro", "micro", "weighted"):
         for kind in ("precision", "recall", "f1"):
-            add(f"{kind}_{avg}", _sklearn(f"{kind}_score", average=avg, zero_division=0),
-                "labels")
+            add(f"{kind}_{avg}", _sklearn(f"{kind}_score", average=avg, zero_division=0), "labels")
     add("top_k_accuracy", _top_k_accuracy, "scores")
     add("mse", _sklearn("mean_squared_error"), "values", greater=False)
     add("mae", _sklearn("mean_absolute_error"), "values", greater=False)
@@ -67,8 +72,9 @@ def classification_scores(y_true, y_pred, *, scores=None, top_k: int = 5) -> dic
         for avg in ("macro", "micro", "weighted"):
             out[f"{kind}_{avg}"] = float(get_metric(f"{kind}_{avg}").fn(y_true, y_pred))
     if scores is not None and top_k < np.asarray(scores).shape[1]:
-        out[f"top_{top_k}_accuracy"] = float(get_metric("top_k_accuracy").fn(
-            y_true, np.asarray(scores), k=top_k))
+        out[f"top_{top_k}_accuracy"] = float(
+            get_metric("top_k_accuracy").fn(y_true, np.asarray(scores), k=top_k)
+        )
     return out
 
 
@@ -80,6 +86,7 @@ def regression_scores(y_true, y_pred) -> dict[str, float]:
 def confusion_matrix(y_true, y_pred, *, n_classes: int | None = None) -> np.ndarray:
     """Counts C[i, j] of examples of class i predicted as j (rows: truth, as scikit-learn)."""
     from sklearn.metrics import confusion_matrix as cm
+
     labels = None if n_classes is None else np.arange(n_classes)
     return cm(y_true, y_pred, labels=labels)
 

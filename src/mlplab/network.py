@@ -1,4 +1,5 @@
 """``Sequential``: a stack of layers with flat, dotted-key views of their arrays (level 2)."""
+
 from __future__ import annotations
 
 import inspect
@@ -61,8 +62,14 @@ class Sequential(PicklesNamespace):
         return self
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def build(self, in_features: int, *, rng: np.random.Generator, dtype: Any = "float32",
-              xp: Namespace = np) -> int:
+    def build(
+        self,
+        in_features: int,
+        *,
+        rng: np.random.Generator,
+        dtype: Any = "float32",
+        xp: Namespace = np,
+    ) -> int:
         """Allocate every layer's parameters for inputs ``(batch, in_features)``.
 
         All initial weights are drawn from ``rng`` in layer order, so a seed fixes them.
@@ -92,8 +99,9 @@ class Sequential(PicklesNamespace):
         """
         self._require_built()
         xp = self.xp
-        x = check_matrix(f"Sequential: layer 0 ({self.layers[0].name})", x,
-                         features=self.in_features)
+        x = check_matrix(
+            f"Sequential: layer 0 ({self.layers[0].name})", x, features=self.in_features
+        )
         if get_namespace(x) is not xp:
             x = xp.asarray(x)  # e.g. NumPy data into a model built on another namespace
         if not (xp.isdtype(x.dtype, "real floating") or xp.isdtype(x.dtype, "integral")):
@@ -101,8 +109,9 @@ class Sequential(PicklesNamespace):
         if x.dtype != self.dtype:
             x = xp.astype(x, self.dtype)
         if not all_finite(xp, x):
-            raise ValueError("Sequential: input contains NaN or inf; clean or impute the data "
-                             "first")
+            raise ValueError(
+                "Sequential: input contains NaN or inf; clean or impute the data first"
+            )
         return x
 
     def forward(self, x: Array, *, training: bool = False, check: bool = True) -> Array:
@@ -132,12 +141,13 @@ class Sequential(PicklesNamespace):
         if batch_size is None:
             return self.forward(x, check=False)
         check_positive_int("Sequential.predict", "batch_size", batch_size)
-        outs = [self.forward(x[i:i + batch_size], check=False)
-                for i in range(0, x.shape[0], batch_size)]
+        outs = [
+            self.forward(x[i : i + batch_size], check=False)
+            for i in range(0, x.shape[0], batch_size)
+        ]
         return outs[0] if len(outs) == 1 else self.xp.concat(outs, axis=0)
 
-    def predict_proba(self, X: Any, loss: Any = None, *,
-                      batch_size: int | None = None) -> Array:
+    def predict_proba(self, X: Any, loss: Any = None, *, batch_size: int | None = None) -> Array:
         """What the outputs mean under ``loss`` (a name, spec or Loss): class probabilities
         ``softmax(z)`` for ``"cross_entropy"``, ``sigmoid(z)`` per output for
         ``"binary_cross_entropy"``, scores for hinge losses, values for regression losses.
@@ -150,10 +160,12 @@ class Sequential(PicklesNamespace):
         if loss is None:
             loss = getattr(self, "loss", None)  # None also for a model pickled before it
             if loss is None:
-                raise TypeError("Sequential.predict_proba: this model does not know its loss "
-                                "(a model given to a Trainer or from load_model does): pass "
-                                "the loss it was trained with, e.g. "
-                                "predict_proba(X, 'cross_entropy')")
+                raise TypeError(
+                    "Sequential.predict_proba: this model does not know its loss "
+                    "(a model given to a Trainer or from load_model does): pass "
+                    "the loss it was trained with, e.g. "
+                    "predict_proba(X, 'cross_entropy')"
+                )
         return get_loss(loss).predict(self.predict(X, batch_size=batch_size))
 
     # -- views and state -----------------------------------------------------------------------
@@ -186,14 +198,18 @@ class Sequential(PicklesNamespace):
         targets = {**self.params(), **self.buffers()}
         missing, unexpected = sorted(set(targets) - set(state)), sorted(set(state) - set(targets))
         if missing or unexpected:
-            raise ValueError(f"Sequential.set_state: keys do not match the model: "
-                             f"missing {missing}, unexpected {unexpected}")
+            raise ValueError(
+                f"Sequential.set_state: keys do not match the model: "
+                f"missing {missing}, unexpected {unexpected}"
+            )
         xp = self.xp
         for k, target in targets.items():
             value = state[k]
             if tuple(value.shape) != tuple(target.shape):
-                raise ValueError(f"Sequential.set_state: {k!r} has shape {tuple(value.shape)}, "
-                                 f"the model expects {tuple(target.shape)}")
+                raise ValueError(
+                    f"Sequential.set_state: {k!r} has shape {tuple(value.shape)}, "
+                    f"the model expects {tuple(target.shape)}"
+                )
             target[...] = xp.asarray(value, dtype=target.dtype)
 
     def generators(self) -> list[np.random.Generator]:
@@ -220,16 +236,20 @@ class Sequential(PicklesNamespace):
         rows = [("#", "Layer", "Output shape", "Params")]
         for i, layer in enumerate(self.layers):
             out = f"(batch, {layer.out_features})" if layer.built else "?"
-            rows.append((str(i), _short_repr(layer), out,
-                         f"{layer.n_params:,}" if layer.built else "?"))
+            rows.append(
+                (str(i), _short_repr(layer), out, f"{layer.n_params:,}" if layer.built else "?")
+            )
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = "  ".join("-" * w for w in widths)
         fmt = lambda r: "  ".join(  # noqa: E731
-            r[c].rjust(widths[c]) if c in (0, 3) else r[c].ljust(widths[c]) for c in range(4))
+            r[c].rjust(widths[c]) if c in (0, 3) else r[c].ljust(widths[c]) for c in range(4)
+        )
         body = [fmt(rows[0]), line, *map(fmt, rows[1:]), line]
         if self.built:
-            body.append(f"Input: (batch, {self.in_features})   Total params: {self.n_params:,}   "
-                        f"dtype: {dtype_name(self.dtype)}")
+            body.append(
+                f"Input: (batch, {self.in_features})   Total params: {self.n_params:,}   "
+                f"dtype: {dtype_name(self.dtype)}"
+            )
         else:
             body.append("Not built: call build(in_features, rng=...)")
         return "\n".join(body)
@@ -238,7 +258,6 @@ class Sequential(PicklesNamespace):
         return f"Sequential([{', '.join(map(repr, self.layers))}])"
 
     __str__ = summary
-
 
 
 def _constructor_defaults(cls: type) -> dict[str, Any]:
@@ -288,8 +307,11 @@ def layer_arguments(layer: Layer) -> tuple[list[Any], dict[str, Any]]:
         except Exception:  # a layer that cannot be built without it: the signature decides
             return missing
 
-    changed = {k: v for k, v in config.items() if k not in required and not (
-        _same(v, defaults.get(k, missing)) or _same(v, left_out(k)))}
+    changed = {
+        k: v
+        for k, v in config.items()
+        if k not in required and not (_same(v, defaults.get(k, missing)) or _same(v, left_out(k)))
+    }
     return list(required.values()), changed
 
 
@@ -300,7 +322,9 @@ def _short_repr(layer: Layer, width: int = 44) -> str:
     positional = [repr(v) for v in required]
     keywords = [f"{k}={v!r}" for k, v in changed.items()]
     label = lambda args: f"{layer.name}({', '.join(args)})"  # noqa: E731
-    candidates = [positional + keywords] + [positional + keywords[:k] + ["..."]
-                                            for k in reversed(range(len(keywords)))]
-    return next((label(args) for args in candidates if len(label(args)) <= width),
-                f"{layer.name}(...)")
+    candidates = [positional + keywords] + [
+        positional + keywords[:k] + ["..."] for k in reversed(range(len(keywords)))
+    ]
+    return next(
+        (label(args) for args in candidates if len(label(args)) <= width), f"{layer.name}(...)"
+    )

@@ -1,6 +1,7 @@
 """Weight penalties (added to the loss and its gradients) and max-norm constraints (applied
 right after each update). By default they act on weight matrices only (parameter name ``"W"``),
 never on biases, BatchNorm's gamma/beta or PReLU's slopes; ``include`` changes that."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -42,8 +43,11 @@ class L2(Penalty):
 
     def value(self, params):
         xp = get_namespace(*params.values())
-        return 0.5 * self.lam * sum(float(xp.sum(p * p)) for k, p in params.items()
-                                    if self.applies_to(k))
+        return (
+            0.5
+            * self.lam
+            * sum(float(xp.sum(p * p)) for k, p in params.items() if self.applies_to(k))
+        )
 
     def grad(self, params):
         return {k: self.lam * p for k, p in params.items() if self.applies_to(k)}
@@ -58,8 +62,9 @@ class L1(Penalty):
 
     def value(self, params):
         xp = get_namespace(*params.values())
-        return self.lam * sum(float(xp.sum(xp.abs(p))) for k, p in params.items()
-                              if self.applies_to(k))
+        return self.lam * sum(
+            float(xp.sum(xp.abs(p))) for k, p in params.items() if self.applies_to(k)
+        )
 
     def grad(self, params):
         xp = get_namespace(*params.values())

@@ -12,6 +12,7 @@ batch_size``, or ``alpha / n`` for full-batch solvers); ``solver="sgd"`` uses ``
 ``nesterovs_momentum``; convergence is "the training loss (or, with ``early_stopping``, the
 validation score) improved by less than ``tol`` for ``n_iter_no_change`` epochs".
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,8 +31,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
-from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
-                                      validate_data)
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from .activations import ACTIVATIONS, log_softmax, sigmoid, softmax, softplus
 from .data.split import sklearn_seed
@@ -41,12 +46,13 @@ from .losses import get_loss
 from .network import Sequential
 from .optim import OPTIMIZERS, Solver, get_optimizer, get_schedule
 from .regularizers import L1, L2, MaxNorm
-from .train import (Callback, EarlyStopping, ProgressBar, Trainer, TrainingDiverged,
-                    read_checkpoint)
+from .train import Callback, EarlyStopping, ProgressBar, Trainer, TrainingDiverged, read_checkpoint
 
 # scikit-learn's words when a fit ends with NaN or inf weights; our message continues it
-NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large "
-              "values and need to be preprocessed.")
+NON_FINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain large "
+    "values and need to be preprocessed."
+)
 
 # scikit-learn's optimizer parameters: parameter -> (our optimizer's config key, the solvers
 # scikit-learn uses it for; None: every mini-batch optimizer). A solver takes a key only if its
@@ -82,6 +88,7 @@ class _ConvergenceStop(EarlyStopping):
 class _ValidationScore(Callback):
     """The estimator's own ``score`` on the validation set after each epoch (accuracy, or R^2
     for regressors, as scikit-learn's ``validation_scores_``), logged as ``val_score``."""
+
     log_keys = ("val_score",)
 
     def __init__(self, estimator, X, y):
@@ -97,10 +104,12 @@ def _quiet_overflow(fit):
     """NumPy's overflow and invalid-value warnings are silenced while fitting: a diverging fit
     ends in the estimator's own error (or, with early stopping, in the best weights), which
     says what happened and what to do, instead of one warning per overflowing operation."""
+
     @functools.wraps(fit)
     def wrapped(*args, **kwargs):
         with np.errstate(over="ignore", invalid="ignore"):
             return fit(*args, **kwargs)
+
     return wrapped
 
 
@@ -126,8 +135,10 @@ def _incremental_solver(estimator) -> bool:
     if _full_batch(estimator.solver):
         raise AttributeError(f"partial_fit is not available for solver={estimator.solver!r}")
     if _full_batch(getattr(estimator, "optimizer_", None)):  # solver changed by set_params
-        raise AttributeError(f"partial_fit is not available: the model was fitted by a "
-                             f"full-batch solver, not solver={estimator.solver!r}; fit it first")
+        raise AttributeError(
+            f"partial_fit is not available: the model was fitted by a "
+            f"full-batch solver, not solver={estimator.solver!r}; fit it first"
+        )
     return True
 
 
@@ -165,14 +176,41 @@ class _MLPBase(BaseEstimator):
         "dtype": [StrOptions({"float32", "float64"})],
     }
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate_init=0.001, max_iter=200,
-                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, dropout=0.0, batch_norm=False,
-                 weight_init="auto", solver_params=None, l1=0.0, max_norm=None, clip_norm=None,
-                 loss=None, lr_schedule=None, dtype="float32"):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        batch_norm=False,
+        weight_init="auto",
+        solver_params=None,
+        l1=0.0,
+        max_norm=None,
+        clip_norm=None,
+        loss=None,
+        lr_schedule=None,
+        dtype="float32",
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -225,8 +263,9 @@ class _MLPBase(BaseEstimator):
         d = self.dropout
         rates = [float(d)] * n_hidden if isinstance(d, numbers.Real) else [float(r) for r in d]
         if len(rates) != n_hidden or not all(0.0 <= r < 1.0 for r in rates):
-            raise ValueError(f"dropout must be a rate in [0, 1) or one per hidden layer "
-                             f"({n_hidden}), got {d!r}")
+            raise ValueError(
+                f"dropout must be a rate in [0, 1) or one per hidden layer ({n_hidden}), got {d!r}"
+            )
         return rates
 
     def _build_model(self, n_features: int, n_outputs: int, rng) -> Sequential:
@@ -257,9 +296,11 @@ class _MLPBase(BaseEstimator):
             name = "nesterov" if self.nesterovs_momentum else "momentum"
         takes = inspect.signature(OPTIMIZERS.get(name)).parameters
         mini_batch = not _full_batch(self.solver)
-        config = {key: _py(getattr(self, param))
-                  for param, (key, solvers) in _SOLVER_PARAMETERS.items()
-                  if key in takes and (self.solver in solvers if solvers else mini_batch)}
+        config = {
+            key: _py(getattr(self, param))
+            for param, (key, solvers) in _SOLVER_PARAMETERS.items()
+            if key in takes and (self.solver in solvers if solvers else mini_batch)
+        }
         if "learning_rate" in config:
             config["learning_rate"] = self._learning_rate(incremental)
         return get_optimizer({"name": name, "config": {**config, **(self.solver_params or {})}})
@@ -269,8 +310,9 @@ class _MLPBase(BaseEstimator):
         if self.lr_schedule is None:
             return _py(self.learning_rate_init)
         try:  # the schedule starts at learning_rate_init unless its config says otherwise
-            lr = get_schedule(self.lr_schedule,
-                              defaults={"learning_rate": _py(self.learning_rate_init)})
+            lr = get_schedule(
+                self.lr_schedule, defaults={"learning_rate": _py(self.learning_rate_init)}
+            )
         except (TypeError, ValueError) as e:
             raise type(e)(f"lr_schedule={self.lr_schedule!r}: {e}") from None
         if incremental and lr.decays_over_the_fit():
@@ -278,7 +320,8 @@ class _MLPBase(BaseEstimator):
                 f"lr_schedule={self.lr_schedule!r} decays over the length of the fit, which "
                 "partial_fit (one epoch per call) does not know: give its length in the "
                 "config, e.g. {'name': 'cosine_decay', 'config': {'decay_steps': 30, "
-                "'unit': 'epoch'}}")
+                "'unit': 'epoch'}}"
+            )
         return lr
 
     def _batch(self, n: int) -> int | None:
@@ -288,16 +331,22 @@ class _MLPBase(BaseEstimator):
             return min(200, n)
         batch_size = _py(self.batch_size)
         if batch_size > n:
-            warnings.warn(f"Got batch_size={batch_size} larger than the {n} training "
-                          "examples; using all of them", UserWarning)
+            warnings.warn(
+                f"Got batch_size={batch_size} larger than the {n} training "
+                "examples; using all of them",
+                UserWarning,
+                stacklevel=2,
+            )
         return min(batch_size, n)
 
-    def _initialize(self, X, n_outputs: int, n_examples: int | None = None, *,
-                    incremental: bool = False) -> None:
+    def _initialize(
+        self, X, n_outputs: int, n_examples: int | None = None, *, incremental: bool = False
+    ) -> None:
         rng = np.random.default_rng(
             sklearn_seed(np.random.default_rng(self.random_state))
             if not isinstance(self.random_state, np.random.RandomState)
-            else self.random_state.randint(0, 2**31 - 1))
+            else self.random_state.randint(0, 2**31 - 1)
+        )
         self._rng = rng
         self.optimizer_ = self._optimizer(incremental)
         self.model_ = self._build_model(X.shape[1], n_outputs, rng.spawn(1)[0])
@@ -327,10 +376,17 @@ class _MLPBase(BaseEstimator):
         weights) and its callbacks (:meth:`_callbacks`)."""
         solver = isinstance(self.optimizer_, Solver)
         return Trainer(
-            self.model_, self._make_loss(), self.optimizer_,
-            batch_size=self._batch(self._n_examples), epochs=1, shuffle=self.shuffle, rng=rng,
+            self.model_,
+            self._make_loss(),
+            self.optimizer_,
+            batch_size=self._batch(self._n_examples),
+            epochs=1,
+            shuffle=self.shuffle,
+            rng=rng,
             constraints=[MaxNorm(_py(self.max_norm))] if self.max_norm and not solver else [],
-            clip_norm=_py(self.clip_norm), verbose=0)
+            clip_norm=_py(self.clip_norm),
+            verbose=0,
+        )
 
     def _callbacks(self, trainer: Trainer, own: list) -> list:
         """The trainer's callbacks for one fit, in the order they see each epoch: its History,
@@ -345,21 +401,29 @@ class _MLPBase(BaseEstimator):
         if a.dtype == object:
             a = np.asarray([v for v in a.ravel() if isinstance(v, (complex, np.complexfloating))])
         if np.iscomplexobj(a) and a.size:
-            raise ValueError(f"{type(self).__name__}: Complex data not supported: {name} must "
-                             f"be real numbers or labels, got {a.ravel()[0]!r}; pass the real "
-                             "part (np.real), or both parts as separate outputs if that is meant")
+            raise ValueError(
+                f"{type(self).__name__}: Complex data not supported: {name} must "
+                f"be real numbers or labels, got {a.ravel()[0]!r}; pass the real "
+                "part (np.real), or both parts as separate outputs if that is meant"
+            )
 
     def _validate_X_y(self, X, y, reset: bool):
         self._check_real(y, "y")
-        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32],
-                             multi_output=True, y_numeric=isinstance(self, RegressorMixin))
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            multi_output=True,
+            y_numeric=isinstance(self, RegressorMixin),
+        )
         return X.astype(self.dtype, copy=False), y
 
     def _sample_weights(self, sample_weight, X, y_raw):
         sw = None
         if sample_weight is not None:
-            sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                      ensure_non_negative=True)
+            sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         cw = getattr(self, "class_weight", None)
         if cw is not None:
             if type_of_target(y_raw) == "multilabel-indicator":
@@ -376,21 +440,30 @@ class _MLPBase(BaseEstimator):
             return  # "balanced"
         for label, w in cw.items():
             w = _py(w)
-            if (isinstance(w, bool) or not isinstance(w, numbers.Real)
-                    or not math.isfinite(w) or w < 0):
-                raise ValueError(f"{type(self).__name__}: class_weight must map each class to a "
-                                 f"finite weight >= 0, got {label!r}: {w!r} in {cw!r}")
+            if (
+                isinstance(w, bool)
+                or not isinstance(w, numbers.Real)
+                or not math.isfinite(w)
+                or w < 0
+            ):
+                raise ValueError(
+                    f"{type(self).__name__}: class_weight must map each class to a "
+                    f"finite weight >= 0, got {label!r}: {w!r} in {cw!r}"
+                )
 
     @_quiet_overflow
-    def _fit(self, X, y, sample_weight=None, X_val=None, y_val=None, *, incremental=False,
-             classes=None):
+    def _fit(
+        self, X, y, sample_weight=None, X_val=None, y_val=None, *, incremental=False, classes=None
+    ):
         first = not (incremental or self.warm_start) or not hasattr(self, "trainer_")
         X, y_raw = self._validate_X_y(X, y, reset=first)
         targets, n_outputs = self._encode_targets(y_raw, first=first, classes=classes)
         sw = self._sample_weights(sample_weight, X, y_raw)
         if sw is not None and not sw.sum() > 0:
-            raise ValueError(f"{type(self).__name__}: the sample weights (sample_weight times "
-                             "class_weight) are all zero; at least one example must count")
+            raise ValueError(
+                f"{type(self).__name__}: the sample weights (sample_weight times "
+                "class_weight) are all zero; at least one example must count"
+            )
         if first:
             self._initialize(X, n_outputs, incremental=incremental)
         elif self.n_outputs_ != n_outputs:
@@ -413,44 +486,78 @@ class _MLPBase(BaseEstimator):
         trainer.penalties = self._penalties(trainer.batch_size, X.shape[0], sw)
         if not incremental and not isinstance(self.optimizer_, Solver):
             if validation is not None and self.early_stopping:
-                added.append(_ConvergenceStop("val_score", mode="max",
-                                              patience=_py(self.n_iter_no_change),
-                                              min_delta=_py(self.tol), restore_best=True))
+                added.append(
+                    _ConvergenceStop(
+                        "val_score",
+                        mode="max",
+                        patience=_py(self.n_iter_no_change),
+                        min_delta=_py(self.tol),
+                        restore_best=True,
+                    )
+                )
             else:
-                added.append(_ConvergenceStop("loss", patience=_py(self.n_iter_no_change),
-                                              min_delta=_py(self.tol), restore_best=False))
+                added.append(
+                    _ConvergenceStop(
+                        "loss",
+                        patience=_py(self.n_iter_no_change),
+                        min_delta=_py(self.tol),
+                        restore_best=False,
+                    )
+                )
         trainer.callbacks = self._callbacks(trainer, added)
         before = len(trainer.history.epoch)
         with warnings.catch_warnings():  # a divergence is this estimator's to report (below)
             warnings.simplefilter("ignore", TrainingDiverged)
-            trainer.fit(X, targets, epochs=1 if incremental else self.max_iter,
-                        validation_data=validation, sample_weight=sw)
-        losses = self._record(trainer, before, X.shape[0],
-                              added[0] if val_raw is not None else None)
+            trainer.fit(
+                X,
+                targets,
+                epochs=1 if incremental else self.max_iter,
+                validation_data=validation,
+                sample_weight=sw,
+            )
+        losses = self._record(
+            trainer, before, X.shape[0], added[0] if val_raw is not None else None
+        )
         self._check_finite(trainer, losses)
         if trainer.diverged_at is not None:  # survived: early stopping kept the best weights
             warnings.warn(trainer.stop_reason, TrainingDiverged, stacklevel=3)
-        if (not incremental and not isinstance(self.optimizer_, Solver)
-                and trainer.epoch >= trainer.end_epoch and not trainer.stop_training):
-            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
-                          "and the optimization hasn't converged yet.", ConvergenceWarning)
+        if (
+            not incremental
+            and not isinstance(self.optimizer_, Solver)
+            and trainer.epoch >= trainer.end_epoch
+            and not trainer.stop_training
+        ):
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return self
 
     def _split_validation(self, X, targets, y_raw, sw):
         from sklearn.model_selection import train_test_split
+
         stratify = y_raw if isinstance(self, ClassifierMixin) and np.ndim(y_raw) == 1 else None
         idx, fraction = np.arange(X.shape[0]), _py(self.validation_fraction)
         try:
-            tr, va = train_test_split(idx, test_size=fraction, stratify=stratify,
-                                      random_state=sklearn_seed(self._rng))
+            tr, va = train_test_split(
+                idx, test_size=fraction, stratify=stratify, random_state=sklearn_seed(self._rng)
+            )
         except ValueError:  # a class too small to stratify: fall back to a plain split
-            tr, va = train_test_split(idx, test_size=fraction,
-                                      random_state=sklearn_seed(self._rng))
+            tr, va = train_test_split(idx, test_size=fraction, random_state=sklearn_seed(self._rng))
         if len(va) < 2:
-            raise ValueError(f"early_stopping: validation_fraction={self.validation_fraction} "
-                             f"of {X.shape[0]} examples leaves {len(va)} for validation")
-        return (X[tr], targets[tr], None if sw is None else sw[tr], (X[va], targets[va]),
-                (X[va], y_raw[va]))
+            raise ValueError(
+                f"early_stopping: validation_fraction={self.validation_fraction} "
+                f"of {X.shape[0]} examples leaves {len(va)} for validation"
+            )
+        return (
+            X[tr],
+            targets[tr],
+            None if sw is None else sw[tr],
+            (X[va], targets[va]),
+            (X[va], y_raw[va]),
+        )
 
     def _record(self, trainer, before: int, n: int, scorer) -> list[float]:
         """Append this fit's epochs to the curves; returns its training losses."""
@@ -470,7 +577,8 @@ class _MLPBase(BaseEstimator):
             self.validation_scores_ += scorer.scores
             self.validation_loss_curve_ += [float(v) for v in h["val_loss"][new]]
             self.best_validation_score_ = max(
-                (v for v in self.validation_scores_ if not math.isnan(v)), default=-math.inf)
+                (v for v in self.validation_scores_ if not math.isnan(v)), default=-math.inf
+            )
         return losses
 
     def _check_finite(self, trainer, losses: list[float]) -> None:
@@ -481,23 +589,33 @@ class _MLPBase(BaseEstimator):
         stopping the best weights were kept (the NaN epochs score NaN and never win), so the
         fit stands, as in scikit-learn."""
         finite = trainer._weights_finite()
-        keeps_best = any(isinstance(c, _ConvergenceStop) and c.restore_best
-                         for c in trainer.callbacks)
+        keeps_best = any(
+            isinstance(c, _ConvergenceStop) and c.restore_best for c in trainer.callbacks
+        )
         diverged_at = getattr(trainer, "diverged_at", None)
         bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
         if finite and (keeps_best or (diverged_at is None and not bad)):
             return
         first = self.n_iter_ - len(losses)  # epochs before this fit
-        epoch = (diverged_at + 1 if diverged_at is not None
-                 else first + bad[0] + 1 if bad else self.n_iter_)
+        epoch = (
+            diverged_at + 1
+            if diverged_at is not None
+            else first + bad[0] + 1
+            if bad
+            else self.n_iter_
+        )
         if isinstance(self.optimizer_, Solver):
             advice = "standardize the inputs (e.g. StandardScaler)"
         else:
-            advice = (f"lower learning_rate_init (now {self.learning_rate_init!r}), standardize "
-                      "the inputs (e.g. StandardScaler) or clip the gradients (clip_norm)")
-        raise ValueError(f"{NON_FINITE} {type(self).__name__}: training diverged in epoch "
-                         f"{epoch} (the loss or the weights became NaN or inf; "
-                         f"solver={self.solver!r}); {advice}")
+            advice = (
+                f"lower learning_rate_init (now {self.learning_rate_init!r}), standardize "
+                "the inputs (e.g. StandardScaler) or clip the gradients (clip_norm)"
+            )
+        raise ValueError(
+            f"{NON_FINITE} {type(self).__name__}: training diverged in epoch "
+            f"{epoch} (the loss or the weights became NaN or inf; "
+            f"solver={self.solver!r}); {advice}"
+        )
 
     def _validation_score(self, X, y) -> float:
         """The validation score; NaN when a prediction is NaN or inf (scikit-learn's
@@ -532,10 +650,13 @@ class _MLPBase(BaseEstimator):
         trainer = state.pop("trainer_", None)
         state.pop("optimizer_", None)  # closures do not pickle; rebuilt from the parameters
         if trainer is not None:
-            state["_trainer_state"] = {"opt_state": trainer.opt_state, "epoch": trainer.epoch,
-                                       "step": trainer.step, "rng": trainer.rng,
-                                       "history": (trainer.history.history,
-                                                   trainer.history.epoch)}
+            state["_trainer_state"] = {
+                "opt_state": trainer.opt_state,
+                "epoch": trainer.epoch,
+                "step": trainer.step,
+                "rng": trainer.rng,
+                "history": (trainer.history.history, trainer.history.epoch),
+            }
         return state
 
     def __setstate__(self, state):
@@ -556,18 +677,22 @@ class _MLPBase(BaseEstimator):
         history, and the estimator's parameters and target encoding."""
         check_is_fitted(self, "trainer_")
         params = self.get_params()
-        extra = {"estimator": type(self).__name__, "params": _jsonable(params),
-                 "fitted": self._fitted_json()}
+        extra = {
+            "estimator": type(self).__name__,
+            "params": _jsonable(params),
+            "fitted": self._fitted_json(),
+        }
         self.trainer_.save(path, extra=extra)
 
     @classmethod
-    def load(cls, path) -> "_MLPBase":
+    def load(cls, path) -> _MLPBase:
         """An estimator restored from :meth:`save` (loaded with ``allow_pickle=False``)."""
         meta, _ = read_checkpoint(path)
         extra = meta.get("extra", {})
         if extra.get("estimator") != cls.__name__:
-            raise ValueError(f"{path!r} holds {extra.get('estimator') or 'no estimator'}, not "
-                             f"a {cls.__name__}")
+            raise ValueError(
+                f"{path!r} holds {extra.get('estimator') or 'no estimator'}, not a {cls.__name__}"
+            )
         try:  # the file is not trusted: a broken 'extra' is a clear error, not a KeyError
             est = cls(**_from_json(extra["params"]))
             fitted = extra["fitted"]
@@ -575,8 +700,10 @@ class _MLPBase(BaseEstimator):
             X0 = np.zeros((1, fitted["n_features_in"]), dtype=est.dtype)
             est._initialize(X0, fitted["n_outputs"], n_examples=fitted["n_examples"])
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
-            raise ValueError(f"checkpoint {os.fspath(path)!r}: field 'extra' does not describe "
-                             f"a fitted {cls.__name__} ({type(e).__name__}: {e})") from None
+            raise ValueError(
+                f"checkpoint {os.fspath(path)!r}: field 'extra' does not describe "
+                f"a fitted {cls.__name__} ({type(e).__name__}: {e})"
+            ) from None
         est.trainer_.load(path)
         h = est.trainer_.history.history
         est.loss_curve_ = [float(v) for v in h.get("loss", [])]
@@ -586,10 +713,16 @@ class _MLPBase(BaseEstimator):
         return est
 
     def _fitted_json(self) -> dict:
-        return {"n_features_in": int(self.n_features_in_), "n_outputs": int(self.n_outputs_),
-                "n_examples": int(self._n_examples),
-                "feature_names_in": (list(map(str, self.feature_names_in_))
-                                     if hasattr(self, "feature_names_in_") else None)}
+        return {
+            "n_features_in": int(self.n_features_in_),
+            "n_outputs": int(self.n_outputs_),
+            "n_examples": int(self._n_examples),
+            "feature_names_in": (
+                list(map(str, self.feature_names_in_))
+                if hasattr(self, "feature_names_in_")
+                else None
+            ),
+        }
 
     def _restore_fitted(self, fitted: dict) -> None:
         self.n_features_in_ = fitted["n_features_in"]
@@ -605,7 +738,7 @@ class _MLPBase(BaseEstimator):
 def _jsonable(params: dict) -> dict:
     """The estimator's parameters as JSON; tuples and dicts (any keys) are tagged so that
     :func:`_from_json` gives back equal values of the same types."""
-    for k, v in params.items():
+    for v in params.values():
         if isinstance(v, (np.random.RandomState, np.random.Generator)):
             raise ValueError(f"save: random_state must be an int or None to be saved, got {v!r}")
     return {k: _to_json(v) for k, v in params.items()}
@@ -663,8 +796,10 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
 
     #: ``loss`` -> the registered engine loss for multiclass targets (softmax over the
     #: classes) and for binary and multi-label ones (one sigmoid or margin per output)
-    _LOSSES = {"cross_entropy": ("cross_entropy", "binary_cross_entropy"),
-               "hinge": ("hinge", "multilabel_hinge")}
+    _LOSSES = {
+        "cross_entropy": ("cross_entropy", "binary_cross_entropy"),
+        "hinge": ("hinge", "multilabel_hinge"),
+    }
 
     _parameter_constraints = {
         **_MLPBase._parameter_constraints,
@@ -672,24 +807,75 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         "class_weight": [StrOptions({"balanced"}), dict, None],
     }
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate_init=0.001, max_iter=200,
-                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, dropout=0.0, batch_norm=False,
-                 weight_init="auto", solver_params=None, l1=0.0, max_norm=None, clip_norm=None,
-                 loss="cross_entropy", lr_schedule=None, dtype="float32", class_weight=None):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        batch_norm=False,
+        weight_init="auto",
+        solver_params=None,
+        l1=0.0,
+        max_norm=None,
+        clip_norm=None,
+        loss="cross_entropy",
+        lr_schedule=None,
+        dtype="float32",
+        class_weight=None,
+    ):
         super().__init__(
-            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
-            random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
-            momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun, dropout=dropout, batch_norm=batch_norm, weight_init=weight_init,
-            solver_params=solver_params, l1=l1, max_norm=max_norm, clip_norm=clip_norm,
-            loss=loss, lr_schedule=lr_schedule, dtype=dtype)
+            hidden_layer_sizes,
+            activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            weight_init=weight_init,
+            solver_params=solver_params,
+            l1=l1,
+            max_norm=max_norm,
+            clip_norm=clip_norm,
+            loss=loss,
+            lr_schedule=lr_schedule,
+            dtype=dtype,
+        )
         self.class_weight = class_weight
 
     def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
@@ -713,8 +899,10 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         """A later partial_fit may repeat ``classes`` (in any order), never change them: the
         output units are already tied to the first call's classes (scikit-learn's rule)."""
         if not np.array_equal(unique_labels(classes), self.classes_):
-            raise ValueError(f"{type(self).__name__}.partial_fit: classes={classes!r} differ from "
-                             f"the classes of the first call, {self.classes_.tolist()}")
+            raise ValueError(
+                f"{type(self).__name__}.partial_fit: classes={classes!r} differ from "
+                f"the classes of the first call, {self.classes_.tolist()}"
+            )
 
     def _encode_targets(self, y, *, first, classes=None):
         kind = type_of_target(y)
@@ -729,15 +917,19 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
                     self._check_real(classes, "classes")
                 self.classes_ = unique_labels(y if classes is None else classes)
                 if len(self.classes_) < 2:
-                    raise ValueError(f"{type(self).__name__}: only one class "
-                                     f"({self.classes_[0]!r}) in y; a classifier needs at "
-                                     "least 2 classes")
+                    raise ValueError(
+                        f"{type(self).__name__}: only one class "
+                        f"({self.classes_[0]!r}) in y; a classifier needs at "
+                        "least 2 classes"
+                    )
                 self._kind = "binary" if len(self.classes_) == 2 else "multiclass"
         if self._kind == "multilabel":
             y = np.asarray(y)
             if y.ndim != 2 or y.shape[1] != len(self.classes_):
-                raise ValueError(f"y must be a label indicator matrix with "
-                                 f"{len(self.classes_)} columns, got shape {y.shape}")
+                raise ValueError(
+                    f"y must be a label indicator matrix with "
+                    f"{len(self.classes_)} columns, got shape {y.shape}"
+                )
             t = y.astype(self.dtype)
             return (2 * t - 1 if self.loss == "hinge" else t), len(self.classes_)
         y = np.ravel(y) if np.ndim(y) == 2 and np.shape(y)[1] == 1 else y
@@ -745,8 +937,9 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
             raise ValueError(f"y must be 1-D class labels, got shape {np.shape(y)}")
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if unknown.size:
-            raise ValueError(f"y contains labels not in classes_ {self.classes_.tolist()}: "
-                             f"{unknown.tolist()}")
+            raise ValueError(
+                f"y contains labels not in classes_ {self.classes_.tolist()}: {unknown.tolist()}"
+            )
         idx = np.searchsorted(self.classes_, y)
         if self._kind == "binary":
             t = idx.astype(self.dtype)[:, None]
@@ -759,8 +952,9 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
 
     def _fitted_json(self) -> dict:
         out = super()._fitted_json()
-        out.update(kind=self._kind, classes=self.classes_.tolist(),
-                   classes_dtype=self.classes_.dtype.str)
+        out.update(
+            kind=self._kind, classes=self.classes_.tolist(), classes_dtype=self.classes_.dtype.str
+        )
         return out
 
     def _restore_fitted(self, fitted: dict) -> None:
@@ -828,24 +1022,74 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         "loss": [StrOptions(set(_LOSSES)), None],
     }
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate_init=0.001, max_iter=200,
-                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, dropout=0.0, batch_norm=False,
-                 weight_init="auto", solver_params=None, l1=0.0, max_norm=None, clip_norm=None,
-                 loss="squared_error", lr_schedule=None, dtype="float32"):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        batch_norm=False,
+        weight_init="auto",
+        solver_params=None,
+        l1=0.0,
+        max_norm=None,
+        clip_norm=None,
+        loss="squared_error",
+        lr_schedule=None,
+        dtype="float32",
+    ):
         super().__init__(
-            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
-            random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
-            momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun, dropout=dropout, batch_norm=batch_norm, weight_init=weight_init,
-            solver_params=solver_params, l1=l1, max_norm=max_norm, clip_norm=clip_norm,
-            loss=loss, lr_schedule=lr_schedule, dtype=dtype)
+            hidden_layer_sizes,
+            activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            weight_init=weight_init,
+            solver_params=solver_params,
+            l1=l1,
+            max_norm=max_norm,
+            clip_norm=clip_norm,
+            loss=loss,
+            lr_schedule=lr_schedule,
+            dtype=dtype,
+        )
 
     def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
         """Train on (X, y); ``X_val``/``y_val`` as in :class:`MLPClassifier`."""
@@ -867,8 +1111,9 @@ class MLPRegressor(RegressorMixin, _MLPBase):
             self._y_1d = y.ndim == 1
         t = y.reshape(-1, 1) if y.ndim == 1 else y
         if not first and t.shape[1] != self.n_outputs_:
-            raise ValueError(f"y has {t.shape[1]} outputs, the model was fit with "
-                             f"{self.n_outputs_}")
+            raise ValueError(
+                f"y has {t.shape[1]} outputs, the model was fit with {self.n_outputs_}"
+            )
         return t, t.shape[1]
 
     def _check_target_range(self, y) -> None:
@@ -883,15 +1128,18 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         largest = float(np.finfo(self.dtype).max)
         if total < largest:
             return
-        advice = ("scale the targets (e.g. TransformedTargetRegressor(regressor, "
-                  "transformer=StandardScaler()))")
+        advice = (
+            "scale the targets (e.g. TransformedTargetRegressor(regressor, "
+            "transformer=StandardScaler()))"
+        )
         if self.dtype == "float32":
             advice += ' or use dtype="float64"'
         raise ValueError(
             f"{type(self).__name__}: the targets are too large for dtype={self.dtype!r}: with "
             f"|y| up to {float(a.max()):.3g} the {'squared' if squared else 'absolute'} error "
             f"summed over the data ({total:.3g}) overflows {self.dtype} (largest "
-            f"{largest:.3g}); {advice}")
+            f"{largest:.3g}); {advice}"
+        )
 
     def _make_loss(self):
         return get_loss(self.loss or "squared_error")

@@ -1,4 +1,5 @@
 """Per-batch data augmentation: callables ``augment(x, rng) -> x`` used by the trainer."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,15 +29,18 @@ class RandomShift:
 
     def __init__(self, image_shape: tuple[int, int], max_shift: int = 2):
         h, w = image_shape
-        self.image_shape = (check_positive_int("RandomShift", "height", h),
-                            check_positive_int("RandomShift", "width", w))
+        self.image_shape = (
+            check_positive_int("RandomShift", "height", h),
+            check_positive_int("RandomShift", "width", w),
+        )
         self.max_shift = check_positive_int("RandomShift", "max_shift", max_shift)
 
     def __call__(self, x, rng: np.random.Generator):
         h, w = self.image_shape
         if x.shape[1] != h * w:
-            raise ValueError(f"RandomShift: expected {h * w} features (an {h}x{w} image), "
-                             f"got {x.shape[1]}")
+            raise ValueError(
+                f"RandomShift: expected {h * w} features (an {h}x{w} image), got {x.shape[1]}"
+            )
         xn = np.asarray(x).reshape(-1, h, w)
         out = np.zeros_like(xn)
         s = self.max_shift
@@ -45,8 +49,9 @@ class RandomShift:
             for sx in range(-s, s + 1):
                 rows = np.nonzero((dy == sy) & (dx == sx))[0]
                 if rows.size:
-                    out[rows, max(sy, 0):h + min(sy, 0), max(sx, 0):w + min(sx, 0)] = \
-                        xn[rows, max(-sy, 0):h + min(-sy, 0), max(-sx, 0):w + min(-sx, 0)]
+                    out[rows, max(sy, 0) : h + min(sy, 0), max(sx, 0) : w + min(sx, 0)] = xn[
+                        rows, max(-sy, 0) : h + min(-sy, 0), max(-sx, 0) : w + min(-sx, 0)
+                    ]
         return get_namespace(x).asarray(out.reshape(x.shape))
 
     def get_config(self):

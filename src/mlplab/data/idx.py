@@ -9,6 +9,7 @@ and against ``max_bytes``), then exactly the declared number of bytes is decompr
 array of that size, so a small file (a gzip bomb, a header claiming 2^32 items) can never force
 a huge allocation.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -35,8 +36,9 @@ def _open(path: str) -> BinaryIO:
 
 
 def _corrupt(path: str, e: BaseException) -> ValueError:
-    return ValueError(f"IDX file {path!r} is truncated or corrupt ({e}); delete it and get it "
-                      "again")
+    return ValueError(
+        f"IDX file {path!r} is truncated or corrupt ({e}); delete it and get it again"
+    )
 
 
 def _read_header(f: BinaryIO, path: str) -> tuple[np.dtype, tuple[int, ...]]:
@@ -47,7 +49,7 @@ def _read_header(f: BinaryIO, path: str) -> tuple[np.dtype, tuple[int, ...]]:
     dims = f.read(4 * ndim)
     if ndim == 0 or len(dims) < 4 * ndim:
         raise ValueError(f"IDX file {path!r} is truncated: its header is incomplete")
-    shape = tuple(int.from_bytes(dims[4 * i:4 * i + 4], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
     return np.dtype(_TYPES[magic[2]]), shape
 
 
@@ -63,24 +65,30 @@ def read_idx_header(path: str | os.PathLike) -> tuple[np.dtype, tuple[int, ...]]
     return dtype.newbyteorder("="), shape
 
 
-def _check_header(path: str, dtype: np.dtype, shape: tuple[int, ...], want_dtype, want_shape,
-                  max_bytes: int) -> int:
+def _check_header(
+    path: str, dtype: np.dtype, shape: tuple[int, ...], want_dtype, want_shape, max_bytes: int
+) -> int:
     """The number of data bytes the header declares, after checking it against what is asked."""
     native = dtype.newbyteorder("=")
     if want_dtype is not None and native != np.dtype(want_dtype):
-        raise ValueError(f"IDX file {path!r} holds {native} values, expected "
-                         f"{np.dtype(want_dtype)}")
-    if want_shape is not None and (len(shape) != len(want_shape) or any(
-            w is not None and s != w for s, w in zip(shape, want_shape))):
+        raise ValueError(
+            f"IDX file {path!r} holds {native} values, expected {np.dtype(want_dtype)}"
+        )
+    if want_shape is not None and (
+        len(shape) != len(want_shape)
+        or any(w is not None and s != w for s, w in zip(shape, want_shape))
+    ):
         want = tuple("any" if w is None else w for w in want_shape)
         raise ValueError(f"IDX file {path!r} declares shape {shape}, expected {want}")
     nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow on a hostile header
     # an empty dimension makes nbytes 0, but NumPy still refuses an array whose other
     # dimensions multiply past its index range: bound them too
     if max(nbytes, math.prod(s for s in shape if s) * dtype.itemsize) > max_bytes:
-        raise ValueError(f"IDX file {path!r} declares shape {shape} ({nbytes:,} bytes of "
-                         f"{native}), more than {max_bytes=:,}; pass a larger max_bytes to "
-                         "read_idx if the file is genuine")
+        raise ValueError(
+            f"IDX file {path!r} declares shape {shape} ({nbytes:,} bytes of "
+            f"{native}), more than {max_bytes=:,}; pass a larger max_bytes to "
+            "read_idx if the file is genuine"
+        )
     return nbytes
 
 
@@ -94,16 +102,25 @@ def _read_body(f: BinaryIO, path: str, out: np.ndarray, header: int) -> None:
             break
         got += n
     if got < len(view):
-        raise ValueError(f"IDX file {path!r} is truncated: {header + got} bytes, the header "
-                         f"{out.shape} needs {header + len(view)}; delete it and get it again")
+        raise ValueError(
+            f"IDX file {path!r} is truncated: {header + got} bytes, the header "
+            f"{out.shape} needs {header + len(view)}; delete it and get it again"
+        )
     if f.read(1):
-        raise ValueError(f"IDX file {path!r} is longer than its header says: the header "
-                         f"{out.shape} needs {header + len(view)} bytes; delete it and get it "
-                         "again")
+        raise ValueError(
+            f"IDX file {path!r} is longer than its header says: the header "
+            f"{out.shape} needs {header + len(view)} bytes; delete it and get it "
+            "again"
+        )
 
 
-def read_idx(path: str | os.PathLike, *, dtype=None, shape: tuple[int | None, ...] | None = None,
-             max_bytes: int = MAX_BYTES) -> np.ndarray:
+def read_idx(
+    path: str | os.PathLike,
+    *,
+    dtype=None,
+    shape: tuple[int | None, ...] | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> np.ndarray:
     """The array stored in an IDX file (``.gz`` or raw), in native byte order.
 
     Parameters
@@ -126,9 +143,11 @@ def read_idx(path: str | os.PathLike, *, dtype=None, shape: tuple[int | None, ..
                 size = os.fstat(f.fileno()).st_size
                 if size != header + nbytes:
                     what = "truncated" if size < header + nbytes else "longer than its header says"
-                    raise ValueError(f"IDX file {path!r} is {what}: {size} bytes, the header "
-                                     f"{file_shape} needs {header + nbytes}; delete it and get "
-                                     "it again")
+                    raise ValueError(
+                        f"IDX file {path!r} is {what}: {size} bytes, the header "
+                        f"{file_shape} needs {header + nbytes}; delete it and get "
+                        "it again"
+                    )
             out = np.empty(file_shape, file_dtype)
             _read_body(f, path, out, header)
     except _CORRUPT as e:
@@ -143,11 +162,15 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | No
     array = np.asarray(array)
     code = codes.get(array.dtype.newbyteorder("="))
     if code is None:
-        raise ValueError(f"write_idx: dtype {array.dtype} has no IDX type code; valid: "
-                         f"{sorted(str(np.dtype(t)) for t in _TYPES.values())}")
-    body = (bytes([0, 0, code, array.ndim])
-            + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-            + array.astype(np.dtype(_TYPES[code])).tobytes())
+        raise ValueError(
+            f"write_idx: dtype {array.dtype} has no IDX type code; valid: "
+            f"{sorted(str(np.dtype(t)) for t in _TYPES.values())}"
+        )
+    body = (
+        bytes([0, 0, code, array.ndim])
+        + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+        + array.astype(np.dtype(_TYPES[code])).tobytes()
+    )
     if compress if compress is not None else path.endswith(".gz"):
         body = gzip.compress(body)
     with open(path, "wb") as f:

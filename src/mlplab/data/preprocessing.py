@@ -4,6 +4,7 @@ transformers it lacks (whitening with an explicit epsilon, and the image mean), 
 Every transformer here is a scikit-learn transformer (``fit``/``transform``, ``get_params``),
 so it works in a ``Pipeline`` and inside cross-validation, where each fold fits its own.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,16 +38,20 @@ class Whitening(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         if self.method not in ("zca", "pca"):
-            raise ValueError(f"Whitening: method must be one of ['zca', 'pca'], got "
-                             f"method={self.method!r}")
+            raise ValueError(
+                f"Whitening: method must be one of ['zca', 'pca'], got method={self.method!r}"
+            )
         if not (isinstance(self.epsilon, (int, float)) and self.epsilon >= 0):
-            raise ValueError(f"Whitening: epsilon must be a number >= 0, got "
-                             f"epsilon={self.epsilon!r}")
+            raise ValueError(
+                f"Whitening: epsilon must be a number >= 0, got epsilon={self.epsilon!r}"
+            )
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         k = self.n_components
         if k is not None and not (isinstance(k, (int, np.integer)) and 1 <= k <= X.shape[1]):
-            raise ValueError(f"Whitening: n_components must be None (all) or an int in "
-                             f"[1, {X.shape[1]}], got n_components={k!r}")
+            raise ValueError(
+                f"Whitening: n_components must be None (all) or an int in "
+                f"[1, {X.shape[1]}], got n_components={k!r}"
+            )
         X64 = X.astype(np.float64)
         self.mean_ = X64.mean(axis=0)
         Xc = X64 - self.mean_
@@ -78,8 +83,10 @@ class Whitening(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         n = self.whitening_matrix_.shape[1]
         if self.method == "zca":
-            return np.asarray(input_features if input_features is not None
-                              else [f"x{i}" for i in range(n)], dtype=object)
+            return np.asarray(
+                input_features if input_features is not None else [f"x{i}" for i in range(n)],
+                dtype=object,
+            )
         return np.asarray([f"whitening{i}" for i in range(n)], dtype=object)
 
 
@@ -100,11 +107,12 @@ class ImageMean(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         c = self.n_channels
         if not isinstance(c, (int, np.integer)) or c < 1 or X.shape[1] % c:
-            raise ValueError(f"ImageMean: n_channels must be a positive int dividing the "
-                             f"{X.shape[1]} features, got n_channels={c!r}")
+            raise ValueError(
+                f"ImageMean: n_channels must be a positive int dividing the "
+                f"{X.shape[1]} features, got n_channels={c!r}"
+            )
         pixels = X.reshape(X.shape[0], -1, c).astype(np.float64)
-        self.mean_ = (pixels.mean(axis=(0, 1)) if self.per_channel
-                      else np.full(c, pixels.mean()))
+        self.mean_ = pixels.mean(axis=(0, 1)) if self.per_channel else np.full(c, pixels.mean())
         return self
 
     def transform(self, X):
@@ -128,6 +136,7 @@ def _sklearn(name: str):
     def make(**config):
         from sklearn.decomposition import PCA
         from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
         factories = {
             "center": lambda **c: StandardScaler(with_std=False, **c),
             "standardize": StandardScaler,
@@ -136,6 +145,7 @@ def _sklearn(name: str):
             "pca": PCA,
         }
         return factories[name](**config)
+
     make.__doc__ = f"scikit-learn's transformer for {name!r}"
     return make
 
@@ -157,6 +167,7 @@ def get_preprocessor(spec: Any):
     ``image_mean`` (:class:`ImageMean`).
     """
     from sklearn.base import clone
+
     if hasattr(spec, "fit") and hasattr(spec, "transform"):
         return clone(spec)
     name, config = split_spec("preprocessor", spec)
@@ -170,6 +181,7 @@ def get_preprocessor(spec: Any):
 def make_preprocessing(steps: Any):
     """A scikit-learn ``Pipeline`` of the named steps (one spec or a list), or None for none."""
     from sklearn.pipeline import make_pipeline
+
     if steps is None or (isinstance(steps, (list, tuple)) and not steps):
         return None
     if isinstance(steps, (str, dict)) or hasattr(steps, "fit"):

@@ -3,6 +3,7 @@
 scikit-learn takes a seed, not a Generator: each split draws its ``random_state`` from the
 ``rng`` it is given, so one seeded Generator still decides everything.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,27 +37,40 @@ def _sizes(n: int, ratios, sizes) -> tuple[int, int]:
         if ratios is not None:
             raise ValueError("train_val_test_split: give ratios or sizes, not both")
         if len(sizes) != 2:
-            raise ValueError(f"train_val_test_split: sizes must be (validation, test) counts, "
-                             f"got sizes={sizes!r}")
-        n_val, n_test = (check_positive_int("train_val_test_split", f"sizes[{i}]", s, minimum=0)
-                         for i, s in enumerate(sizes))
+            raise ValueError(
+                f"train_val_test_split: sizes must be (validation, test) counts, "
+                f"got sizes={sizes!r}"
+            )
+        n_val, n_test = (
+            check_positive_int("train_val_test_split", f"sizes[{i}]", s, minimum=0)
+            for i, s in enumerate(sizes)
+        )
     else:
         ratios = (0.6, 0.2, 0.2) if ratios is None else tuple(ratios)
-        if (len(ratios) != 3 or not all(_non_negative(r) for r in ratios)
-                or abs(sum(ratios) - 1.0) > 1e-9 or ratios[0] <= 0):
-            raise ValueError(f"train_val_test_split: ratios must be three non-negative "
-                             f"fractions (train, validation, test) summing to 1 with train > 0, "
-                             f"got ratios={ratios!r}")
+        if (
+            len(ratios) != 3
+            or not all(_non_negative(r) for r in ratios)
+            or abs(sum(ratios) - 1.0) > 1e-9
+            or ratios[0] <= 0
+        ):
+            raise ValueError(
+                f"train_val_test_split: ratios must be three non-negative "
+                f"fractions (train, validation, test) summing to 1 with train > 0, "
+                f"got ratios={ratios!r}"
+            )
         n_test = int(round(ratios[2] * n))
         n_val = int(round(ratios[1] * n))
     if n_val + n_test >= n:
-        raise ValueError(f"train_val_test_split: {n_val} validation + {n_test} test examples "
-                         f"leave no training data out of {n}")
+        raise ValueError(
+            f"train_val_test_split: {n_val} validation + {n_test} test examples "
+            f"leave no training data out of {n}"
+        )
     return n_val, n_test
 
 
-def train_val_test_split(X, y, *, ratios=None, sizes=None, stratify: bool | None = None,
-                         rng: np.random.Generator):
+def train_val_test_split(
+    X, y, *, ratios=None, sizes=None, stratify: bool | None = None, rng: np.random.Generator
+):
     """Split into training, validation and test parts: ``X_train, X_val, X_test, y_train, y_val,
     y_test`` (scikit-learn's order).
 
@@ -76,15 +90,21 @@ def train_val_test_split(X, y, *, ratios=None, sizes=None, stratify: bool | None
     n_val, n_test = _sizes(n, ratios, sizes)
     strat = is_classification_target(y) if stratify is None else bool(stratify)
     if strat and not is_classification_target(y):
-        raise ValueError("train_val_test_split: stratify=True needs class labels (a 1-D integer "
-                         f"or string y), got dtype {y.dtype} and shape {y.shape}")
+        raise ValueError(
+            "train_val_test_split: stratify=True needs class labels (a 1-D integer "
+            f"or string y), got dtype {y.dtype} and shape {y.shape}"
+        )
     idx = np.arange(n)
 
     def cut(indices, count):
         if count == 0:
             return indices, indices[:0]
-        return train_test_split(indices, test_size=count, random_state=sklearn_seed(rng),
-                                stratify=y[indices] if strat else None)
+        return train_test_split(
+            indices,
+            test_size=count,
+            random_state=sklearn_seed(rng),
+            stratify=y[indices] if strat else None,
+        )
 
     rest, test = cut(idx, n_test)
     train, val = cut(rest, n_val)
@@ -95,6 +115,7 @@ def get_splitter(cv: Any = 10, *, y=None, rng: np.random.Generator | None = None
     """A scikit-learn splitter: an int k (stratified k-fold for class labels, else k-fold,
     shuffled with a seed from ``rng``), ``"loo"`` (leave-one-out), or a splitter object."""
     from sklearn.model_selection import KFold, LeaveOneOut, StratifiedKFold
+
     if isinstance(cv, str):
         if cv.lower().replace("-", "").replace("_", "") in ("loo", "leaveoneout"):
             return LeaveOneOut()

@@ -5,11 +5,12 @@ stray text in a numeric column and columns with too many distinct values (identi
 reported, never guessed or encoded. Needs pandas (and pyarrow for Parquet): ``pip install
 mlplab[table]``.
 """
+
 from __future__ import annotations
 
 import os
 import zlib
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -29,8 +30,9 @@ def _pandas():
     try:
         import pandas
     except ImportError:
-        raise ImportError("load_table needs pandas (and pyarrow for Parquet): "
-                          "pip install 'mlplab[table]'") from None
+        raise ImportError(
+            "load_table needs pandas (and pyarrow for Parquet): pip install 'mlplab[table]'"
+        ) from None
     return pandas
 
 
@@ -41,21 +43,26 @@ def _read(path: str):
     lower = path.lower()
     parquet = lower.endswith((".parquet", ".pq"))
     if not parquet and not lower.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
-        raise ValueError(f"load_table: cannot tell the format of {path!r}; valid endings: .csv, "
-                         ".csv.gz, .tsv, .txt, .parquet, .pq")
+        raise ValueError(
+            f"load_table: cannot tell the format of {path!r}; valid endings: .csv, "
+            ".csv.gz, .tsv, .txt, .parquet, .pq"
+        )
     try:
         if parquet:
             return pd.read_parquet(path)
         return pd.read_csv(path, sep="\t" if lower.endswith(".tsv") else ",")
     except _UNREADABLE as e:
-        raise ValueError(f"load_table: cannot read {path!r}, it is truncated or corrupt "
-                         f"({type(e).__name__}: {e})") from None
+        raise ValueError(
+            f"load_table: cannot read {path!r}, it is truncated or corrupt "
+            f"({type(e).__name__}: {e})"
+        ) from None
 
 
 def _stray_text(column) -> list[tuple[object, object]]:
     """(row, value) of the cells that are not numbers in a text column that is mostly numbers
     (a typo such as ``"oops"`` in a column of measurements); empty for a real text column."""
     import pandas as pd
+
     if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
         return []
     cells = column.dropna()
@@ -68,13 +75,16 @@ def _stray_text(column) -> list[tuple[object, object]]:
 def _report_stray(path: str, name: str, stray: list, what: str) -> ValueError:
     shown = ", ".join(f"row {row}: {value!r}" for row, value in stray[:5])
     more = f" and {len(stray) - 5} more" if len(stray) > 5 else ""
-    return ValueError(f"load_table: column {name!r} of {path!r} holds numbers except in "
-                      f"{len(stray)} cell(s) ({shown}{more}; rows count from 0 after the "
-                      f"header); fix them (an empty cell is a missing value) {what}")
+    return ValueError(
+        f"load_table: column {name!r} of {path!r} holds numbers except in "
+        f"{len(stray)} cell(s) ({shown}{more}; rows count from 0 after the "
+        f"header); fix them (an empty cell is a missing value) {what}"
+    )
 
 
-def _check_cardinality(path: str, X_df, categorical: list[str], max_categories: int,
-                       dtype: str) -> None:
+def _check_cardinality(
+    path: str, X_df, categorical: list[str], max_categories: int, dtype: str
+) -> None:
     """Refuse to one-hot encode a column with more than ``max_categories`` distinct values."""
     for c in categorical:
         n = int(X_df[c].nunique())
@@ -84,13 +94,21 @@ def _check_cardinality(path: str, X_df, categorical: list[str], max_categories: 
                 f"load_table: column {c!r} of {path!r} has {n:,} distinct values, more than "
                 f"{max_categories=}: one-hot encoding it would add {n:,} columns "
                 f"({size / 1e9:.2f} GB of {dtype} for {len(X_df):,} rows). Drop it "
-                f"(drop=[{c!r}]) if it is an identifier, or raise max_categories")
+                f"(drop=[{c!r}]) if it is an identifier, or raise max_categories"
+            )
 
 
-def load_table(path: str | os.PathLike, target: str, *,
-               categorical: Iterable[str] | None = None, drop: Iterable[str] = (),
-               missing: str = "error", task: str = "auto", dtype: str = "float32",
-               max_categories: int = MAX_CATEGORIES) -> Dataset:
+def load_table(
+    path: str | os.PathLike,
+    target: str,
+    *,
+    categorical: Iterable[str] | None = None,
+    drop: Iterable[str] = (),
+    missing: str = "error",
+    task: str = "auto",
+    dtype: str = "float32",
+    max_categories: int = MAX_CATEGORIES,
+) -> Dataset:
     """Features and target of a CSV or Parquet table.
 
     Parameters
@@ -127,16 +145,20 @@ def load_table(path: str | os.PathLike, target: str, *,
     if not len(df):
         raise ValueError(f"load_table: {path!r} has no rows (a header only, or an empty file)")
     if target not in df.columns:
-        raise ValueError(f"load_table: target column {target!r} not in {path!r}; columns: "
-                         f"{list(df.columns)}")
+        raise ValueError(
+            f"load_table: target column {target!r} not in {path!r}; columns: {list(df.columns)}"
+        )
     drop = list(drop)
     if target in drop:
-        raise ValueError(f"load_table: drop names the target column {target!r}; the target "
-                         f"stays (drop lists feature columns to leave out), got {drop=}")
+        raise ValueError(
+            f"load_table: drop names the target column {target!r}; the target "
+            f"stays (drop lists feature columns to leave out), got {drop=}"
+        )
     unknown = [c for c in drop if c not in df.columns]
     if unknown:
-        raise ValueError(f"load_table: drop names unknown columns {unknown}; columns: "
-                         f"{list(df.columns)}")
+        raise ValueError(
+            f"load_table: drop names unknown columns {unknown}; columns: {list(df.columns)}"
+        )
     df = df.drop(columns=drop)
     counts = df.isna().sum()
     counts = counts[counts > 0]
@@ -147,7 +169,8 @@ def load_table(path: str | os.PathLike, target: str, *,
             raise ValueError(
                 f"load_table: missing values in {listed} of {len(df)} rows. mlplab does not "
                 "guess them: pass missing='drop' to drop those rows, or impute them first "
-                "(e.g. sklearn.impute.SimpleImputer, fit on the training split only)")
+                "(e.g. sklearn.impute.SimpleImputer, fit on the training split only)"
+            )
         before = len(df)
         df = df.dropna()
         note = f"dropped {before - len(df)} of {before} rows with missing values in {listed}"
@@ -159,29 +182,42 @@ def load_table(path: str | os.PathLike, target: str, *,
         raise ValueError(f"load_table: {path!r} has no feature columns besides {target!r}")
     is_numeric = {c: X_df[c].dtype.kind in "iuf" for c in X_df.columns}
     categorical_given = categorical is not None
-    categorical = ([c for c, num in is_numeric.items() if not num] if categorical is None
-                   else list(categorical))
+    categorical = (
+        [c for c, num in is_numeric.items() if not num]
+        if categorical is None
+        else list(categorical)
+    )
     bad = [c for c in categorical if c not in X_df.columns]
     if bad:
-        raise ValueError(f"load_table: categorical names unknown feature columns {bad}; "
-                         f"features: {list(X_df.columns)}")
+        raise ValueError(
+            f"load_table: categorical names unknown feature columns {bad}; "
+            f"features: {list(X_df.columns)}"
+        )
     for c in X_df.columns:  # a listed column is text by the caller's word
         stray = [] if categorical_given and c in categorical else _stray_text(X_df[c])
         if stray:
-            raise _report_stray(path, c, stray, f"or list {c!r} in categorical= to one-hot "
-                                "encode the column as text")
+            raise _report_stray(
+                path,
+                c,
+                stray,
+                f"or list {c!r} in categorical= to one-hot encode the column as text",
+            )
     numeric = [c for c in X_df.columns if c not in categorical]
     not_numbers = [c for c in numeric if not is_numeric[c]]
     if not_numbers:
-        raise ValueError(f"load_table: columns {not_numbers} are not numeric; list them in "
-                         "categorical= to one-hot encode them")
+        raise ValueError(
+            f"load_table: columns {not_numbers} are not numeric; list them in "
+            "categorical= to one-hot encode them"
+        )
     for c in numeric:  # inf (or 1e400, read as inf) would train on inf silently
         values = X_df[c].to_numpy(dtype=np.float64)
         rows = np.flatnonzero(~np.isfinite(values))
         if len(rows):
-            raise ValueError(f"load_table: column {c!r} of {path!r} holds infinite values "
-                             f"(rows {rows[:5].tolist()}: {values[rows[:5]].tolist()}); "
-                             "replace or drop them first")
+            raise ValueError(
+                f"load_table: column {c!r} of {path!r} holds infinite values "
+                f"(rows {rows[:5].tolist()}: {values[rows[:5]].tolist()}); "
+                "replace or drop them first"
+            )
     _check_cardinality(path, X_df, categorical, max_categories, dtype)
     parts, names = [X_df[numeric].to_numpy(dtype=np.float64).astype(dtype)], list(numeric)
     if categorical:  # encoded straight into dtype: 0 and 1 are exact, no float64 copy
@@ -192,20 +228,25 @@ def load_table(path: str | os.PathLike, target: str, *,
 
     stray = _stray_text(y_col) if task != "classification" else []
     if stray:
-        raise _report_stray(path, target, stray, "or pass task='classification' if the "
-                            "target's values are class names")
+        raise _report_stray(
+            path,
+            target,
+            stray,
+            "or pass task='classification' if the target's values are class names",
+        )
     kind = y_col.dtype.kind
     if task == "auto":
         task = "regression" if kind == "f" else "classification"
     if task == "regression":
         if kind not in "iuf":
-            raise ValueError(f"load_table: task='regression' needs a numeric target, column "
-                             f"{target!r} has dtype {y_col.dtype}")
+            raise ValueError(
+                f"load_table: task='regression' needs a numeric target, column "
+                f"{target!r} has dtype {y_col.dtype}"
+            )
         y, target_names, task_name = y_col.to_numpy(dtype=dtype), None, "regression"
     else:
         classes, y = np.unique(y_col.to_numpy(), return_inverse=True)
         target_names = [str(c) for c in classes]
         task_name = "binary" if len(classes) == 2 else "multiclass"
         y = y.astype(np.int64)
-    return Dataset(X, y, task_name, os.path.basename(path), names, target_names,
-                   description=note)
+    return Dataset(X, y, task_name, os.path.basename(path), names, target_names, description=note)

@@ -7,33 +7,49 @@ advice names what to fix first: a learning rate too high kills ReLUs, dead ReLUs
 gradient, and no gradient means no update. A finding explained by another keeps its numbers and
 names its ``cause``; :attr:`Report.headline` is the worst finding that nothing else explains.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import NotBuiltError
 from ..losses import get_loss
 from ..network import Sequential
-from .stats import (LayerStats, activation_statistics, expected_initial_loss, gradient_norms,
-                    weight_gains)
+from .stats import (
+    LayerStats,
+    activation_statistics,
+    expected_initial_loss,
+    gradient_norms,
+    weight_gains,
+)
 
 #: thresholds, in one place so that reports can quote them
 DEAD_WARNING, DEAD_PROBLEM = 0.10, 0.25
 SATURATED_WARNING, SATURATED_PROBLEM = 0.10, 0.25
-COLLAPSED_STD = 1e-2          # hidden activations this small carry almost no signal
-GRADIENT_SPREAD = 1e3         # largest/smallest per-layer gradient norm ratio
+COLLAPSED_STD = 1e-2  # hidden activations this small carry almost no signal
+GRADIENT_SPREAD = 1e3  # largest/smallest per-layer gradient norm ratio
 UPDATE_RATIO_LOW, UPDATE_RATIO_HIGH = 1e-5, 1e-1
 UPDATE_RATIO_WARN_LOW, UPDATE_RATIO_WARN_HIGH = 1e-4, 1e-2
 SMALL_GAIN, LARGE_GAIN = 0.5, 3.0  # weight gains (stats.weight_gains): glorot ~1, he_normal ~1.4
-LOSS_ROSE = 1.1               # an epoch's mean loss this far above the untrained loss: overshoot
+LOSS_ROSE = 1.1  # an epoch's mean loss this far above the untrained loss: overshoot
 
 SEVERITIES = ("ok", "warning", "problem")
 #: the order in which root causes are named when equally severe (causes before consequences)
-CAUSE_ORDER = ("learning_rate", "exploding_gradients", "dead_relu", "saturation",
-               "collapsed_activations", "vanishing_gradients", "no_gradient", "update_ratio",
-               "initial_loss", "bias_variance")
+CAUSE_ORDER = (
+    "learning_rate",
+    "exploding_gradients",
+    "dead_relu",
+    "saturation",
+    "collapsed_activations",
+    "vanishing_gradients",
+    "no_gradient",
+    "update_ratio",
+    "initial_loss",
+    "bias_variance",
+)
 
 
 @dataclass
@@ -41,6 +57,7 @@ class Finding:
     """One diagnostic result: ``check`` names the test, ``message`` states the evidence in
     numbers, ``advice`` says what to do (empty when all is well). ``cause`` names the check
     whose finding explains this one (then ``advice`` says how), None for a root cause."""
+
     check: str
     severity: str
     message: str
@@ -53,14 +70,21 @@ class Finding:
         tag = {"ok": "ok     ", "warning": "WARNING", "problem": "PROBLEM"}[self.severity]
         text = f"[{tag}] {self.message}"
         if self.cause is not None:
-            return text + f"\n          <- caused by {self.cause}" + (
-                f": {self.advice}" if self.advice else "")
+            return (
+                text
+                + f"\n          <- caused by {self.cause}"
+                + (f": {self.advice}" if self.advice else "")
+            )
         return text + (f"\n          -> {self.advice}" if self.advice else "")
 
 
 #: how an ok finding is summed up in one number on the report's ok lines
-_BRIEF = {"dead_relu": "{:.0%} dead", "saturation": "{:.0%} saturated",
-          "collapsed_activations": "std {:.2g}", "update_ratio": "ratio {:.1e}"}
+_BRIEF = {
+    "dead_relu": "{:.0%} dead",
+    "saturation": "{:.0%} saturated",
+    "collapsed_activations": "std {:.2g}",
+    "update_ratio": "ratio {:.1e}",
+}
 
 
 def _ratio(f: Finding) -> float:
@@ -84,11 +108,13 @@ def _rank(f: Finding) -> tuple:
 class Report:
     """Findings; printed root causes first (the headline first), then what they explain, then
     the passed checks with their numbers."""
+
     findings: list[Finding] = field(default_factory=list)
 
     def problems(self, check: str | None = None) -> list[Finding]:
-        return [f for f in self.findings if f.severity != "ok" and (check is None or
-                                                                    f.check == check)]
+        return [
+            f for f in self.findings if f.severity != "ok" and (check is None or f.check == check)
+        ]
 
     def by_check(self, check: str) -> list[Finding]:
         return [f for f in self.findings if f.check == check]
@@ -126,13 +152,19 @@ def _grade(value: float, warning: float, problem: float) -> str:
     return "problem" if value >= problem else "warning" if value >= warning else "ok"
 
 
-DEAD_ADVICE = ("the usual cause is a learning rate too high (diagnose(..., history=...) checks "
-               "the losses), else a negative bias or a bad init: lower the learning rate, use "
-               "he_normal init, a small positive bias, or LeakyReLU")
-SATURATION_ADVICE = ("weights too large for the input scale: use glorot (Xavier) init, "
-                     "standardize the inputs, or add BatchNorm before the activation")
-COLLAPSE_ADVICE = ("weights too small (e.g. N(0, 0.01) in a deep net): use glorot init for "
-                   "tanh/sigmoid or he_normal for ReLU, or BatchNorm")
+DEAD_ADVICE = (
+    "the usual cause is a learning rate too high (diagnose(..., history=...) checks "
+    "the losses), else a negative bias or a bad init: lower the learning rate, use "
+    "he_normal init, a small positive bias, or LeakyReLU"
+)
+SATURATION_ADVICE = (
+    "weights too large for the input scale: use glorot (Xavier) init, "
+    "standardize the inputs, or add BatchNorm before the activation"
+)
+COLLAPSE_ADVICE = (
+    "weights too small (e.g. N(0, 0.01) in a deep net): use glorot init for "
+    "tanh/sigmoid or he_normal for ReLU, or BatchNorm"
+)
 
 
 def check_activations(stats: Iterable[LayerStats]) -> list[Finding]:
@@ -148,35 +180,67 @@ def check_activations(stats: Iterable[LayerStats]) -> list[Finding]:
     for s in hidden:
         if s.dead is not None:
             sev = _grade(s.dead, DEAD_WARNING, DEAD_PROBLEM)
-            out.append(Finding(
-                "dead_relu", sev,
-                f"{s.dead:.0%} of the ReLU units in {s.label} are dead (zero on every example)",
-                "" if sev == "ok" else DEAD_ADVICE, s.index, s.dead))
+            out.append(
+                Finding(
+                    "dead_relu",
+                    sev,
+                    f"{s.dead:.0%} of the ReLU units in {s.label} are dead (zero on every example)",
+                    "" if sev == "ok" else DEAD_ADVICE,
+                    s.index,
+                    s.dead,
+                )
+            )
             if sev == "problem" and first_dead is None:
                 first_dead = s.index
         if s.saturated is not None:
             sev = _grade(s.saturated, SATURATED_WARNING, SATURATED_PROBLEM)
-            out.append(Finding(
-                "saturation", sev,
-                f"{s.saturated:.0%} of the {s.kind} outputs in {s.label} are saturated "
-                f"(gradient < 2% of its peak)",
-                "" if sev == "ok" else SATURATION_ADVICE, s.index, s.saturated))
+            out.append(
+                Finding(
+                    "saturation",
+                    sev,
+                    f"{s.saturated:.0%} of the {s.kind} outputs in {s.label} are saturated "
+                    f"(gradient < 2% of its peak)",
+                    "" if sev == "ok" else SATURATION_ADVICE,
+                    s.index,
+                    s.saturated,
+                )
+            )
         if s.kind in ("tanh", "sigmoid", "relu", "leaky_relu", "elu", "softplus", "identity"):
             if s.std >= COLLAPSED_STD:
-                out.append(Finding("collapsed_activations", "ok",
-                                   f"activations in {s.label} have std {s.std:.2g}", "",
-                                   s.index, s.std))
+                out.append(
+                    Finding(
+                        "collapsed_activations",
+                        "ok",
+                        f"activations in {s.label} have std {s.std:.2g}",
+                        "",
+                        s.index,
+                        s.std,
+                    )
+                )
                 continue
-            msg = (f"activations in {s.label} have std {s.std:.1e}: the signal has collapsed "
-                   "toward a constant")
+            msg = (
+                f"activations in {s.label} have std {s.std:.1e}: the signal has collapsed "
+                "toward a constant"
+            )
             if first_dead is not None:
-                out.append(Finding("collapsed_activations", "problem", msg,
-                                   f"the dead ReLUs of layer {first_dead} pass on a constant "
-                                   "(not a sign of small weights)", s.index, s.std,
-                                   cause="dead_relu"))
+                out.append(
+                    Finding(
+                        "collapsed_activations",
+                        "problem",
+                        msg,
+                        f"the dead ReLUs of layer {first_dead} pass on a constant "
+                        "(not a sign of small weights)",
+                        s.index,
+                        s.std,
+                        cause="dead_relu",
+                    )
+                )
             else:
-                out.append(Finding("collapsed_activations", "problem", msg, COLLAPSE_ADVICE,
-                                   s.index, s.std))
+                out.append(
+                    Finding(
+                        "collapsed_activations", "problem", msg, COLLAPSE_ADVICE, s.index, s.std
+                    )
+                )
     return out
 
 
@@ -189,30 +253,57 @@ def check_gradients(norms: dict[str, tuple[float, float]]) -> list[Finding]:
     values = [norms[k][0] for k in keys]
     if not all(math.isfinite(v) for v in values):
         bad = [k for k, v in zip(keys, values) if not math.isfinite(v)]
-        return [Finding("exploding_gradients", "problem", f"non-finite gradients in {bad}",
-                        "the loss diverged: lower the learning rate, clip gradients "
-                        "(clip_norm=...), standardize the inputs")]
-    msg = (f"weight-gradient norms from the input layer to the output layer: "
-           + ", ".join(f"{k} {v:.1e}" for k, v in zip(keys, values)))
+        return [
+            Finding(
+                "exploding_gradients",
+                "problem",
+                f"non-finite gradients in {bad}",
+                "the loss diverged: lower the learning rate, clip gradients "
+                "(clip_norm=...), standardize the inputs",
+            )
+        ]
+    msg = "weight-gradient norms from the input layer to the output layer: " + ", ".join(
+        f"{k} {v:.1e}" for k, v in zip(keys, values)
+    )
     if max(values) == 0.0:  # no spread to judge: nothing reaches any weight
-        return [Finding("no_gradient", "problem", msg + ": every weight gradient is zero, "
-                        "nothing can learn", "dead ReLUs or a zeroed layer pass no gradient "
-                        "back: see the other findings", None, 0.0)]
+        return [
+            Finding(
+                "no_gradient",
+                "problem",
+                msg + ": every weight gradient is zero, nothing can learn",
+                "dead ReLUs or a zeroed layer pass no gradient back: see the other findings",
+                None,
+                0.0,
+            )
+        ]
     first, last = values[0], values[-1]
     lo = max(min(values), 1e-30)
     spread = max(values) / lo
     if len(values) > 1 and spread >= GRADIENT_SPREAD:
         if first < last:
-            return [Finding("vanishing_gradients", "problem", msg + f" (the first layer's is "
-                            f"{last / max(first, 1e-30):.0e} times smaller)",
-                            "gradients vanish on the way back: use ReLU-family activations with "
-                            "he_normal init, glorot init for tanh, BatchNorm, residual blocks, "
-                            "or a shallower net", None, first / last)]
-        return [Finding("exploding_gradients", "problem", msg + f" (the first layer's is "
-                        f"{first / max(last, 1e-30):.0e} times larger)",
-                        "gradients explode on the way back: smaller init, gradient clipping "
-                        "(clip_norm=...), BatchNorm, a lower learning rate", None,
-                        first / max(last, 1e-30))]
+            return [
+                Finding(
+                    "vanishing_gradients",
+                    "problem",
+                    msg + f" (the first layer's is {last / max(first, 1e-30):.0e} times smaller)",
+                    "gradients vanish on the way back: use ReLU-family activations with "
+                    "he_normal init, glorot init for tanh, BatchNorm, residual blocks, "
+                    "or a shallower net",
+                    None,
+                    first / last,
+                )
+            ]
+        return [
+            Finding(
+                "exploding_gradients",
+                "problem",
+                msg + f" (the first layer's is {first / max(last, 1e-30):.0e} times larger)",
+                "gradients explode on the way back: smaller init, gradient clipping "
+                "(clip_norm=...), BatchNorm, a lower learning rate",
+                None,
+                first / max(last, 1e-30),
+            )
+        ]
     return [Finding("gradient_flow", "ok", msg + f" (spread {spread:.1f}x)", "", None, spread)]
 
 
@@ -223,10 +314,18 @@ def check_update_ratios(ratios: dict[str, float]) -> list[Finding]:
     for k, r in ratios.items():
         layer = int(k.split(".")[0])
         if r == 0.0:
-            out.append(Finding("update_ratio", "problem", f"update/weight ratio of {k} is 0: "
-                               "the weights did not move", "a zero update means a zero "
-                               "gradient, not a low learning rate: see the gradient and "
-                               "dead-unit findings", layer, r))
+            out.append(
+                Finding(
+                    "update_ratio",
+                    "problem",
+                    f"update/weight ratio of {k} is 0: the weights did not move",
+                    "a zero update means a zero "
+                    "gradient, not a low learning rate: see the gradient and "
+                    "dead-unit findings",
+                    layer,
+                    r,
+                )
+            )
             continue
         if r < UPDATE_RATIO_LOW or r > UPDATE_RATIO_HIGH:
             sev = "problem"
@@ -236,11 +335,21 @@ def check_update_ratios(ratios: dict[str, float]) -> list[Finding]:
             sev = "ok"
         advice = ""
         if sev != "ok":
-            advice = ("learning rate too low: raise it (about x10 per 10x below 1e-3)"
-                      if r < UPDATE_RATIO_WARN_LOW else
-                      "learning rate too high: lower it (updates should be ~1e-3 of the weights)")
-        out.append(Finding("update_ratio", sev, f"update/weight ratio of {k} is {r:.1e} "
-                           "(healthy near 1e-3)", advice, layer, r))
+            advice = (
+                "learning rate too low: raise it (about x10 per 10x below 1e-3)"
+                if r < UPDATE_RATIO_WARN_LOW
+                else "learning rate too high: lower it (updates should be ~1e-3 of the weights)"
+            )
+        out.append(
+            Finding(
+                "update_ratio",
+                sev,
+                f"update/weight ratio of {k} is {r:.1e} (healthy near 1e-3)",
+                advice,
+                layer,
+                r,
+            )
+        )
     return out
 
 
@@ -248,10 +357,13 @@ def check_bias_variance(history: Any) -> Finding:
     """Ng's bias/variance verdict (:func:`~mlplab.diagnostics.bias_variance_report`) on a
     training history with validation results, as a finding with the first two remedies."""
     from .curves import bias_variance_report  # curves builds on this module's Finding
+
     r = bias_variance_report(history)
     sev = "problem" if (r.high_bias or r.high_variance) else "ok"
-    msg = (f"{r.metric}: train {r.train_error:.3g}, validation {r.val_error:.3g} "
-           f"(tolerance {r.tolerance:.2g}): {r.verdict}")
+    msg = (
+        f"{r.metric}: train {r.train_error:.3g}, validation {r.val_error:.3g} "
+        f"(tolerance {r.tolerance:.2g}): {r.verdict}"
+    )
     return Finding("bias_variance", sev, msg, "; ".join(r.remedies[:2]), None, r.variance)
 
 
@@ -277,14 +389,24 @@ def check_initial_loss(model: Sequential, loss: Any, X, y) -> Finding | None:
     low = value < 0.75 * expected
     msg = f"initial loss {value:.3f}, expected near {chance_level(expected)}"
     if far:
-        return Finding("initial_loss", "problem", msg + ": the untrained net is confidently wrong",
-                       "output weights or inputs too large: standardize the inputs, use a "
-                       "smaller init for the last layer (glorot/lecun), check the labels",
-                       None, value)
+        return Finding(
+            "initial_loss",
+            "problem",
+            msg + ": the untrained net is confidently wrong",
+            "output weights or inputs too large: standardize the inputs, use a "
+            "smaller init for the last layer (glorot/lecun), check the labels",
+            None,
+            value,
+        )
     if low:
-        return Finding("initial_loss", "warning", msg + ": lower than chance before training",
-                       "check for labels leaking into the inputs or a pretrained state", None,
-                       value)
+        return Finding(
+            "initial_loss",
+            "warning",
+            msg + ": lower than chance before training",
+            "check for labels leaking into the inputs or a pretrained state",
+            None,
+            value,
+        )
     return Finding("initial_loss", "ok", msg, "", None, value)
 
 
@@ -298,6 +420,7 @@ class Evidence:
     classifier's (ln C). ``grad_norms``: :func:`~.stats.gradient_norms` now. ``gains``:
     :func:`~.stats.weight_gains` now.
     """
+
     losses: list[float] = field(default_factory=list)
     ratios: dict[int, dict[str, float]] = field(default_factory=dict)
     initial_loss: float | None = None
@@ -317,12 +440,12 @@ def learning_rate_too_high(ev: Evidence) -> list[str]:
     ``ev.chance_loss``), or a loss that rose from its best by more than 10% of the first
     epoch's."""
     signs = []
-    high = [(r, e, k) for e, rs in ev.ratios.items() for k, r in rs.items()
-            if r > UPDATE_RATIO_HIGH]
+    high = [
+        (r, e, k) for e, rs in ev.ratios.items() for k, r in rs.items() if r > UPDATE_RATIO_HIGH
+    ]
     if high:
         r, e, k = max(high)
-        signs.append(f"update/weight ratio up to {r:.1e} ({k} in epoch {e + 1}; healthy near "
-                     "1e-3)")
+        signs.append(f"update/weight ratio up to {r:.1e} ({k} in epoch {e + 1}; healthy near 1e-3)")
     bad = [e for e, v in enumerate(ev.losses) if not math.isfinite(v)]
     if bad:
         signs.append(f"the loss became non-finite in epoch {bad[0] + 1}")
@@ -339,11 +462,16 @@ def learning_rate_too_high(ev: Evidence) -> list[str]:
     else:  # a rise judged against the first epoch's loss, so that noise near 0 is no sign
         for e in range(1, len(finite)):
             if finite[e] - min(finite[:e]) > (LOSS_ROSE - 1) * abs(finite[0]):
-                signs.append(f"the loss rose from {min(finite[:e]):.3g} to {finite[e]:.3g} in "
-                             f"epoch {e + 1}")
+                signs.append(
+                    f"the loss rose from {min(finite[:e]):.3g} to {finite[e]:.3g} in epoch {e + 1}"
+                )
                 break
-    if signs and untrained is not None and finite and abs(finite[-1] - untrained) < 0.05 * \
-            untrained:
+    if (
+        signs
+        and untrained is not None
+        and finite
+        and abs(finite[-1] - untrained) < 0.05 * untrained
+    ):
         signs.append(f"the loss is stuck at {finite[-1]:.3g}, near {named}")
     return signs
 
@@ -387,30 +515,45 @@ def explain(findings: Iterable[Finding], evidence: Evidence | None = None) -> li
     signs = learning_rate_too_high(ev)
     if signs:
         finite = [v for v in ev.losses if math.isfinite(v)]
-        falls = (len(signs) == 1 and signs[0].startswith("update/weight") and len(finite) > 1
-                 and len(finite) == len(ev.losses)
-                 and all(b < a for a, b in zip(finite, finite[1:])))
+        falls = (
+            len(signs) == 1
+            and signs[0].startswith("update/weight")
+            and len(finite) > 1
+            and len(finite) == len(ev.losses)
+            and all(b < a for a, b in zip(finite, finite[1:]))
+        )
         if falls:  # large steps that still converge: worth a look, not yet a failure
-            signs.append(f"though the loss falls every epoch ({finite[0]:.3g} -> "
-                         f"{finite[-1]:.3g})")
-        fs.insert(0, Finding("learning_rate", "warning" if falls else "problem",
-                             "the learning rate is too high: " + "; ".join(signs),
-                             "lower the learning rate (about 10x) and retrain from a fresh "
-                             "init"))
+            signs.append(f"though the loss falls every epoch ({finite[0]:.3g} -> {finite[-1]:.3g})")
+        fs.insert(
+            0,
+            Finding(
+                "learning_rate",
+                "warning" if falls else "problem",
+                "the learning rate is too high: " + "; ".join(signs),
+                "lower the learning rate (about 10x) and retrain from a fresh init",
+            ),
+        )
         for f in roots("dead_relu", "saturation", "exploding_gradients"):
-            _explain(f, "learning_rate", {
-                "dead_relu": "a learning rate too high knocked them out; once it is "
-                             "lowered, he_normal init or LeakyReLU make ReLUs harder to kill",
-                "saturation": "large steps pushed the pre-activations into the flat tails",
-                "exploding_gradients": "the loss diverged under large steps"}[f.check])
+            _explain(
+                f,
+                "learning_rate",
+                {
+                    "dead_relu": "a learning rate too high knocked them out; once it is "
+                    "lowered, he_normal init or LeakyReLU make ReLUs harder to kill",
+                    "saturation": "large steps pushed the pre-activations into the flat tails",
+                    "exploding_gradients": "the loss diverged under large steps",
+                }[f.check],
+            )
         for f in roots("update_ratio"):
             if _ratio(f) > UPDATE_RATIO_WARN_HIGH:
                 _explain(f, "learning_rate", "one of the signs above")
     elif ev.trained:
         for f in roots("dead_relu"):
-            f.advice = ("no sign of a learning rate too high in the recorded losses and "
-                        "updates: check the biases and the init (he_normal, a small positive "
-                        "bias) or use LeakyReLU")
+            f.advice = (
+                "no sign of a learning rate too high in the recorded losses and "
+                "updates: check the biases and the init (he_normal, a small positive "
+                "bias) or use LeakyReLU"
+            )
 
     dead = [f for f in fs if f.check == "dead_relu" and f.severity == "problem"]
     if dead:
@@ -420,76 +563,133 @@ def explain(findings: Iterable[Finding], evidence: Evidence | None = None) -> li
             _explain(f, "dead_relu", f"the dead ReLUs (layer {where}) pass no gradient back")
         for f in roots("update_ratio"):
             key = f"{f.layer}.W"
-            if _ratio(f) < UPDATE_RATIO_WARN_LOW and (f.value == 0.0 or key in zero or
-                                                     not ev.grad_norms):
-                _explain(f, "dead_relu", f"no gradient reaches {key} through the dead ReLUs "
-                         f"(layer {where}): a higher learning rate cannot help")
+            if _ratio(f) < UPDATE_RATIO_WARN_LOW and (
+                f.value == 0.0 or key in zero or not ev.grad_norms
+            ):
+                _explain(
+                    f,
+                    "dead_relu",
+                    f"no gradient reaches {key} through the dead ReLUs "
+                    f"(layer {where}): a higher learning rate cannot help",
+                )
 
     for f in roots("saturation"):
         big = _gain_before(ev, f.layer, max)
         if big is not None and big[1] > LARGE_GAIN:
-            f.advice = (f"weights too large (gain {big[1]:.2g} in {big[0]}; glorot init gives "
-                        "about 1): use glorot (Xavier) init, or BatchNorm before the activation")
+            f.advice = (
+                f"weights too large (gain {big[1]:.2g} in {big[0]}; glorot init gives "
+                "about 1): use glorot (Xavier) init, or BatchNorm before the activation"
+            )
         elif big is not None:
-            f.advice = (f"the weights are not large (gains up to {big[1]:.2g}; glorot gives "
-                        "about 1), so the inputs are: standardize them, or add BatchNorm")
+            f.advice = (
+                f"the weights are not large (gains up to {big[1]:.2g}; glorot gives "
+                "about 1), so the inputs are: standardize them, or add BatchNorm"
+            )
     for f in roots("collapsed_activations"):
         small = _gain_before(ev, f.layer, min)
         if small is not None and small[1] < SMALL_GAIN:
-            f.advice = (f"weights too small (gain {small[1]:.2g} in {small[0]}; glorot gives "
-                        "about 1, he_normal 1.4): use glorot init for tanh/sigmoid or "
-                        "he_normal for ReLU, or BatchNorm")
+            f.advice = (
+                f"weights too small (gain {small[1]:.2g} in {small[0]}; glorot gives "
+                "about 1, he_normal 1.4): use glorot init for tanh/sigmoid or "
+                "he_normal for ReLU, or BatchNorm"
+            )
         elif small is not None:
-            f.advice = (f"the weights are not small (gains from {small[1]:.2g}): the inputs "
-                        "may be near-constant: standardize them, or add BatchNorm")
-    for source, how in (("saturation", "saturated units pass almost no gradient back"),
-                        ("collapsed_activations", "a collapsed signal leaves the weight "
-                                                  "gradients near zero")):
+            f.advice = (
+                f"the weights are not small (gains from {small[1]:.2g}): the inputs "
+                "may be near-constant: standardize them, or add BatchNorm"
+            )
+    for source, how in (
+        ("saturation", "saturated units pass almost no gradient back"),
+        ("collapsed_activations", "a collapsed signal leaves the weight gradients near zero"),
+    ):
         if roots(source):
             for f in roots("vanishing_gradients"):
                 _explain(f, source, how)
 
     low = [f for f in roots("update_ratio") if _ratio(f) < UPDATE_RATIO_WARN_LOW]
-    high = [f for f in fs if f.check in ("update_ratio", "learning_rate") and f.severity != "ok"
-            and f.cause is None and (f.value is None or f.value > UPDATE_RATIO_WARN_HIGH)]
+    high = [
+        f
+        for f in fs
+        if f.check in ("update_ratio", "learning_rate")
+        and f.severity != "ok"
+        and f.cause is None
+        and (f.value is None or f.value > UPDATE_RATIO_WARN_HIGH)
+    ]
     if low and high:
         for f in low:
-            _explain(f, high[0].check, "this layer moves far less than the others: one "
-                     "learning rate cannot suit both; fix the fast layer first, then even the "
-                     "layers out (adam, BatchNorm)")
+            _explain(
+                f,
+                high[0].check,
+                "this layer moves far less than the others: one "
+                "learning rate cannot suit both; fix the fast layer first, then even the "
+                "layers out (adam, BatchNorm)",
+            )
     elif low:
         worst = min(low, key=_ratio)
-        msg = ("the learning rate is too low: update/weight ratios "
-               + ", ".join(f"{f.layer}.W {f.value:.1e}" for f in low) + " (healthy near 1e-3)")
+        msg = (
+            "the learning rate is too low: update/weight ratios "
+            + ", ".join(f"{f.layer}.W {f.value:.1e}" for f in low)
+            + " (healthy near 1e-3)"
+        )
         finite = [v for v in ev.losses if math.isfinite(v)]
         if len(finite) > 1 and finite[0] > 0:
-            msg += (f"; the loss fell only {1 - finite[-1] / finite[0]:.1%} in "
-                    f"{len(finite)} epochs")
-        fs.insert(0, Finding("learning_rate", worst.severity, msg,
-                             f"raise the learning rate (about 10x per decade below 1e-3, so "
-                             f"{1e-3 / _ratio(worst):.0f}x here)", None, worst.value))
+            msg += f"; the loss fell only {1 - finite[-1] / finite[0]:.1%} in {len(finite)} epochs"
+        fs.insert(
+            0,
+            Finding(
+                "learning_rate",
+                worst.severity,
+                msg,
+                f"raise the learning rate (about 10x per decade below 1e-3, so "
+                f"{1e-3 / _ratio(worst):.0f}x here)",
+                None,
+                worst.value,
+            ),
+        )
         for f in low:
             _explain(f, "learning_rate", "one of the signs above")
 
     for f in roots("bias_variance"):
-        others = sorted((g for g in fs if g is not f and g.severity == "problem" and
-                         g.cause is None and g.check != "bias_variance"), key=_rank)
+        others = sorted(
+            (
+                g
+                for g in fs
+                if g is not f
+                and g.severity == "problem"
+                and g.cause is None
+                and g.check != "bias_variance"
+            ),
+            key=_rank,
+        )
         if others and "high bias" in f.message:
-            _explain(f, others[0].check, "fix that first: a net that cannot learn underfits "
-                     "whatever its size")
+            _explain(
+                f,
+                others[0].check,
+                "fix that first: a net that cannot learn underfits whatever its size",
+            )
     return fs
 
 
 def _history_dict(history: Any) -> dict:
     h = getattr(history, "history", history)
     if not isinstance(h, dict) or not isinstance(h.get("loss"), (list, tuple)):
-        raise TypeError("diagnose: history must be a History or its .history dict with a "
-                        f"'loss' list, got {type(history).__name__}")
+        raise TypeError(
+            "diagnose: history must be a History or its .history dict with a "
+            f"'loss' list, got {type(history).__name__}"
+        )
     return h
 
 
-def diagnose(model: Sequential, loss: Any, X, y=None, *, initial: bool = False,
-             history: Any = None, update_ratios: dict[str, float] | None = None) -> Report:
+def diagnose(
+    model: Sequential,
+    loss: Any,
+    X,
+    y=None,
+    *,
+    initial: bool = False,
+    history: Any = None,
+    update_ratios: dict[str, float] | None = None,
+) -> Report:
     """All checks on (X, y), with the causes followed across them (:func:`explain`).
 
     Parameters

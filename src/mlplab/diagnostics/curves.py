@@ -6,11 +6,13 @@ Curves take a factory that builds a fresh, unfitted :class:`~mlplab.train.Traine
 ``make_trainer(rng)`` (learning curve) or ``make_trainer(value, rng)`` (validation curve), so each
 point trains from scratch with its own seeded generator.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +38,7 @@ HIGH_VARIANCE_REMEDIES = (
 class BiasVarianceReport:
     """Ng's recipe: avoidable bias = train error - baseline error, variance = validation error
     - train error; each is "high" above ``tolerance``."""
+
     train_error: float
     val_error: float
     baseline_error: float | None
@@ -55,17 +58,25 @@ class BiasVarianceReport:
         return "high variance" in self.verdict
 
     def __str__(self) -> str:
-        base = ("no baseline given (0 assumed for error rates)" if self.baseline_error is None
-                else f"baseline {self.baseline_error:.4g}")
-        lines = [f"{self.metric}: train {self.train_error:.4g}, validation {self.val_error:.4g}, "
-                 f"{base}"]
+        base = (
+            "no baseline given (0 assumed for error rates)"
+            if self.baseline_error is None
+            else f"baseline {self.baseline_error:.4g}"
+        )
+        lines = [
+            f"{self.metric}: train {self.train_error:.4g}, validation {self.val_error:.4g}, {base}"
+        ]
         if self.avoidable_bias is not None:
-            lines.append(f"avoidable bias (train - baseline) {self.avoidable_bias:.4g}; "
-                         f"variance (validation - train) {self.variance:.4g}; "
-                         f"tolerance {self.tolerance:.4g}")
+            lines.append(
+                f"avoidable bias (train - baseline) {self.avoidable_bias:.4g}; "
+                f"variance (validation - train) {self.variance:.4g}; "
+                f"tolerance {self.tolerance:.4g}"
+            )
         else:
-            lines.append(f"variance (validation - train) {self.variance:.4g}; bias not judged "
-                         "without a baseline for a loss")
+            lines.append(
+                f"variance (validation - train) {self.variance:.4g}; bias not judged "
+                "without a baseline for a loss"
+            )
         lines.append(f"verdict: {self.verdict}")
         lines += [f"  - {r}" for r in self.remedies]
         return "\n".join(lines)
@@ -80,8 +91,10 @@ def _errors_from(source: Any, epoch: int | str | None) -> tuple[float, float, st
     if isinstance(source, dict) and ("loss" in source or "accuracy" in source):
         h = source
         if "val_loss" not in h:
-            raise ValueError("bias_variance_report: the history has no validation results "
-                             "(fit with validation_data=...)")
+            raise ValueError(
+                "bias_variance_report: the history has no validation results "
+                "(fit with validation_data=...)"
+            )
         if epoch == "best":
             i = int(np.argmin(h["val_loss"]))
         else:
@@ -91,18 +104,26 @@ def _errors_from(source: Any, epoch: int | str | None) -> tuple[float, float, st
         return h["loss"][i], h["val_loss"][i], "loss"
     if isinstance(source, dict):
         if not {"train", "val"} <= set(source):
-            raise ValueError("bias_variance_report: give a History, a history dict, "
-                             "(train_error, val_error) or {'train': ..., 'val': ...}")
+            raise ValueError(
+                "bias_variance_report: give a History, a history dict, "
+                "(train_error, val_error) or {'train': ..., 'val': ...}"
+            )
         return float(source["train"]), float(source["val"]), source.get("metric", "error rate")
     if isinstance(source, (tuple, list)) and len(source) == 2:
         return float(source[0]), float(source[1]), "error rate"
-    raise TypeError("bias_variance_report: give a History, a history dict, "
-                    f"(train_error, val_error) or {{'train': ..., 'val': ...}}, got {source!r}")
+    raise TypeError(
+        "bias_variance_report: give a History, a history dict, "
+        f"(train_error, val_error) or {{'train': ..., 'val': ...}}, got {source!r}"
+    )
 
 
-def bias_variance_report(source: Any, baseline_error: float | None = None, *,
-                         tolerance: float | None = None,
-                         epoch: int | str | None = None) -> BiasVarianceReport:
+def bias_variance_report(
+    source: Any,
+    baseline_error: float | None = None,
+    *,
+    tolerance: float | None = None,
+    epoch: int | str | None = None,
+) -> BiasVarianceReport:
     """Tell high bias from high variance.
 
     Parameters
@@ -121,8 +142,9 @@ def bias_variance_report(source: Any, baseline_error: float | None = None, *,
     """
     train, val, metric = _errors_from(source, epoch)
     if not (math.isfinite(train) and math.isfinite(val)):
-        raise ValueError(f"bias_variance_report: errors must be finite, got train={train}, "
-                         f"val={val}")
+        raise ValueError(
+            f"bias_variance_report: errors must be finite, got train={train}, val={val}"
+        )
     if tolerance is None:
         tolerance = 0.02 if metric == "error rate" else 0.1 * max(abs(train), abs(val), 1e-12)
     judged_bias = baseline_error is not None or metric == "error rate"
@@ -143,11 +165,13 @@ def bias_variance_report(source: Any, baseline_error: float | None = None, *,
         verdict, remedies = "high variance (overfitting)", list(HIGH_VARIANCE_REMEDIES)
     else:
         verdict, remedies = "fine: neither bias nor variance above tolerance", []
-    return BiasVarianceReport(train, val, baseline_error, tolerance, metric, bias, variance,
-                              verdict, remedies)
+    return BiasVarianceReport(
+        train, val, baseline_error, tolerance, metric, bias, variance, verdict, remedies
+    )
 
 
 # -- curves ---------------------------------------------------------------------------------------
+
 
 def _error(trainer, X, y) -> float:
     result = trainer.evaluate(X, y)
@@ -157,6 +181,7 @@ def _error(trainer, X, y) -> float:
 @dataclass
 class Curve:
     """Train and validation error at each point of ``x`` (sizes or hyperparameter values)."""
+
     x: list
     train_error: list[float]
     val_error: list[float]
@@ -172,6 +197,7 @@ class Curve:
     def plot(self, ax=None):
         """Train and validation error against x; returns the matplotlib Figure."""
         from matplotlib.figure import Figure
+
         fig = ax.figure if ax is not None else Figure(figsize=(6, 4))
         ax = ax if ax is not None else fig.add_subplot()
         ax.plot(self.x, self.train_error, "o-", label="train")
@@ -187,9 +213,17 @@ def _metric_name(trainer) -> str:
     return "error rate" if trainer.loss.task != "regression" else "loss"
 
 
-def learning_curve(make_trainer: Callable[[np.random.Generator], Any], X, y, X_val, y_val, *,
-                   sizes: Sequence[float | int] = (0.1, 0.25, 0.5, 0.75, 1.0),
-                   preprocessing: Any = None, rng: np.random.Generator) -> Curve:
+def learning_curve(
+    make_trainer: Callable[[np.random.Generator], Any],
+    X,
+    y,
+    X_val,
+    y_val,
+    *,
+    sizes: Sequence[float | int] = (0.1, 0.25, 0.5, 0.75, 1.0),
+    preprocessing: Any = None,
+    rng: np.random.Generator,
+) -> Curve:
     """Error on the training subset and on the validation set against the training-set size.
 
     ``sizes`` are fractions of ``X`` (floats in (0, 1]) or counts; each point trains a fresh
@@ -208,6 +242,7 @@ def learning_curve(make_trainer: Callable[[np.random.Generator], Any], X, y, X_v
     order = rng.permutation(n)
     train_err, val_err, metric = [], [], "error"
     from ..data.preprocessing import fit_preprocessing  # scikit-learn: loaded on use
+
     for c in counts:
         idx = np.sort(order[:c])
         _, Xs, Xv = fit_preprocessing(preprocessing, X[idx], X_val)
@@ -219,9 +254,19 @@ def learning_curve(make_trainer: Callable[[np.random.Generator], Any], X, y, X_v
     return Curve(counts, train_err, val_err, metric, "training examples")
 
 
-def validation_curve(make_trainer: Callable[[Any, np.random.Generator], Any], values: Sequence,
-                     X, y, X_val, y_val, *, name: str = "value", log_scale: bool | None = None,
-                     preprocessing: Any = None, rng: np.random.Generator) -> Curve:
+def validation_curve(
+    make_trainer: Callable[[Any, np.random.Generator], Any],
+    values: Sequence,
+    X,
+    y,
+    X_val,
+    y_val,
+    *,
+    name: str = "value",
+    log_scale: bool | None = None,
+    preprocessing: Any = None,
+    rng: np.random.Generator,
+) -> Curve:
     """Training and validation error against one hyperparameter (``make_trainer(value, rng)``).
 
     ``log_scale`` defaults to True when the values are positive and span 100x or more (learning
@@ -232,6 +277,7 @@ def validation_curve(make_trainer: Callable[[Any, np.random.Generator], Any], va
     if not values:
         raise ValueError("validation_curve: values is empty")
     from ..data.preprocessing import fit_preprocessing  # scikit-learn: loaded on use
+
     _, Xs, Xv = fit_preprocessing(preprocessing, X, X_val)
     train_err, val_err, metric = [], [], "error"
     for v in values:
@@ -246,8 +292,14 @@ def validation_curve(make_trainer: Callable[[Any, np.random.Generator], Any], va
     return Curve(values, train_err, val_err, metric, name, log_x=log_scale)
 
 
-def overfit_tiny_subset(make_trainer: Callable[[np.random.Generator], Any], X, y, *,
-                        n: int = 20, rng: np.random.Generator) -> Finding:
+def overfit_tiny_subset(
+    make_trainer: Callable[[np.random.Generator], Any],
+    X,
+    y,
+    *,
+    n: int = 20,
+    rng: np.random.Generator,
+) -> Finding:
     """cs231n's sanity check: a correct network and loss can drive the training error on ``n``
     examples to zero (100% accuracy; for regression, 1% of the starting loss). Train the
     factory's trainer (give it enough epochs and no regularization) on a random subset."""
@@ -262,16 +314,25 @@ def overfit_tiny_subset(make_trainer: Callable[[np.random.Generator], Any], X, y
     result = trainer.evaluate(Xs, ys)
     if "accuracy" in result:
         ok = result["accuracy"] == 1.0
-        msg = (f"training accuracy on {len(idx)} examples after {trainer.epoch} epochs: "
-               f"{result['accuracy']:.0%} (loss {result['loss']:.3g})")
+        msg = (
+            f"training accuracy on {len(idx)} examples after {trainer.epoch} epochs: "
+            f"{result['accuracy']:.0%} (loss {result['loss']:.3g})"
+        )
     else:
         first = start if start is not None else trainer.history.history["loss"][0]
         ok = result["loss"] <= 0.01 * first
-        msg = (f"training loss on {len(idx)} examples went from {first:.3g} to "
-               f"{result['loss']:.3g} in {trainer.epoch} epochs")
+        msg = (
+            f"training loss on {len(idx)} examples went from {first:.3g} to "
+            f"{result['loss']:.3g} in {trainer.epoch} epochs"
+        )
     if ok:
         return Finding("overfit_tiny_subset", "ok", msg + ": the network can learn")
-    return Finding("overfit_tiny_subset", "problem", msg + ": it cannot even memorize them",
-                   "look for a bug (labels shuffled against inputs, wrong loss for the "
-                   "outputs), a learning rate far too low or too high, too few epochs, or "
-                   "regularization left on", value=result["loss"])
+    return Finding(
+        "overfit_tiny_subset",
+        "problem",
+        msg + ": it cannot even memorize them",
+        "look for a bug (labels shuffled against inputs, wrong loss for the "
+        "outputs), a learning rate far too low or too high, too few epochs, or "
+        "regularization left on",
+        value=result["loss"],
+    )

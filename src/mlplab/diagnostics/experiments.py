@@ -1,6 +1,7 @@
 """The classic initialization experiment (cs231n, Glorot & Bengio 2010): a deep tanh net on
 unit-variance inputs, with weights N(0, 0.01^2), N(0, 1) and Xavier, shows activations that
 collapse to zero, saturate at +-1, or keep a healthy spread."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,9 +21,16 @@ CLASSIC_INITS = {
 }
 
 
-def initialization_experiment(initializers: dict[str, Any] | None = None, *, depth: int = 10,
-                              width: int = 500, n: int = 1000, activation: str = "tanh",
-                              rng: np.random.Generator, plot: bool = False):
+def initialization_experiment(
+    initializers: dict[str, Any] | None = None,
+    *,
+    depth: int = 10,
+    width: int = 500,
+    n: int = 1000,
+    activation: str = "tanh",
+    rng: np.random.Generator,
+    plot: bool = False,
+):
     """For each initializer, build ``depth`` Dense+activation layers of ``width`` units, push
     ``n`` standard-normal inputs through, and diagnose the activations.
 
@@ -49,7 +57,9 @@ def initialization_experiment(initializers: dict[str, Any] | None = None, *, dep
     if not plot:
         return results
     from matplotlib.figure import Figure
+
     from .monitor import plot_activation_histograms
+
     fig = Figure(figsize=(2.0 * depth, 2.6 * len(models)))
     rows = fig.subplots(len(models), depth, squeeze=False)
     for row, (label, model) in zip(rows, models.items()):

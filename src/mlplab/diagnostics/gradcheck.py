@@ -1,4 +1,5 @@
 """Finite-difference gradient checking for models, single layers and losses."""
+
 from __future__ import annotations
 
 import math
@@ -18,6 +19,7 @@ from ..network import Sequential
 class GradcheckRow:
     """One tensor's comparison; ``checked`` entries of its ``size`` were perturbed (all of them
     unless ``gradcheck(max_entries=...)`` sampled), and the errors are over those entries."""
+
     name: str
     shape: tuple[int, ...]
     max_abs_error: float
@@ -41,6 +43,7 @@ class GradcheckReport:
     to ``atol`` in absolute terms: a gradient that is exactly zero (a bias before BatchNorm) has
     only finite-difference noise (~1e-10) to compare, and no meaningful relative error.
     """
+
     rows: list[GradcheckRow] = field(default_factory=list)
     tolerance: float = 1e-6
     atol: float = 1e-8
@@ -55,30 +58,40 @@ class GradcheckReport:
     @property
     def max_error(self) -> float:
         """The largest relative error, leaving out tensors that pass on ``atol`` alone."""
-        return max((r.relative_error for r in self.rows
-                    if r.relative_error < self.tolerance or r.max_abs_error >= self.atol),
-                   default=0.0)
+        return max(
+            (
+                r.relative_error
+                for r in self.rows
+                if r.relative_error < self.tolerance or r.max_abs_error >= self.atol
+            ),
+            default=0.0,
+        )
 
     @property
     def passed(self) -> bool:
         return all(self.row_passed(r) for r in self.rows)
 
     def __str__(self) -> str:
-        head = (f"{'tensor':<16}{'shape':<14}{'checked':>14}{'max |diff|':>12}"
-                f"{'rel. error':>12}  ok")
+        head = f"{'tensor':<16}{'shape':<14}{'checked':>14}{'max |diff|':>12}{'rel. error':>12}  ok"
         lines = [head, "-" * len(head)]
         for r in self.rows:
             ok = "yes" if self.row_passed(r) else "NO"
-            lines.append(f"{r.name:<16}{str(r.shape):<14}{f'{r.checked}/{r.size}':>14}"
-                         f"{r.max_abs_error:>12.2e}{r.relative_error:>12.2e}  {ok}")
+            lines.append(
+                f"{r.name:<16}{str(r.shape):<14}{f'{r.checked}/{r.size}':>14}"
+                f"{r.max_abs_error:>12.2e}{r.relative_error:>12.2e}  {ok}"
+            )
         verdict = "PASSED" if self.passed else "FAILED"
-        lines.append(f"{verdict}: max relative error {self.max_error:.2e} "
-                     f"(tolerance {self.tolerance:.0e}, or every entry within {self.atol:.0e}; "
-                     "float64 central differences)")
+        lines.append(
+            f"{verdict}: max relative error {self.max_error:.2e} "
+            f"(tolerance {self.tolerance:.0e}, or every entry within {self.atol:.0e}; "
+            "float64 central differences)"
+        )
         checked, size = self.checked, sum(r.size for r in self.rows)
         if checked < size:
-            lines.append(f"checked {checked} of {size} entries (a random sample per tensor); "
-                         "the errors are over the checked entries only")
+            lines.append(
+                f"checked {checked} of {size} entries (a random sample per tensor); "
+                "the errors are over the checked entries only"
+            )
         return "\n".join(lines)
 
     @property
@@ -97,17 +110,30 @@ def _float64_clone(target: Sequential | Layer, in_features: int) -> Sequential:
     clone = Sequential([type(layer).from_config(layer.get_config()) for layer in layers])
     clone.build(in_features, rng=np.random.default_rng(0), dtype="float64", xp=np)
     if target.built:
-        src = target.get_state() if isinstance(target, Sequential) else \
-            {f"0.{k}": v for k, v in {**target.params, **target.state}.items()}
+        src = (
+            target.get_state()
+            if isinstance(target, Sequential)
+            else {f"0.{k}": v for k, v in {**target.params, **target.state}.items()}
+        )
         clone.set_state({k: to_numpy(v).astype(np.float64) for k, v in src.items()})
     return clone
 
 
-def gradcheck(target: Sequential | Layer, loss: Any = None, X: Any = None, y: Any = None, *,
-              training: bool = False, eps: float = 1e-6, tolerance: float = 1e-6,
-              atol: float = 1e-8, include_input: bool = True, seed: int = 0,
-              max_entries: int | None = None,
-              rng: np.random.Generator | None = None) -> GradcheckReport:
+def gradcheck(
+    target: Sequential | Layer,
+    loss: Any = None,
+    X: Any = None,
+    y: Any = None,
+    *,
+    training: bool = False,
+    eps: float = 1e-6,
+    tolerance: float = 1e-6,
+    atol: float = 1e-8,
+    include_input: bool = True,
+    seed: int = 0,
+    max_entries: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> GradcheckReport:
     """Compare backprop gradients with float64 central differences.
 
     ``(L(w + eps) - L(w - eps)) / (2 eps)`` for every parameter entry and every
@@ -127,15 +153,20 @@ def gradcheck(target: Sequential | Layer, loss: Any = None, X: Any = None, y: An
     if max_entries is not None:
         max_entries = check_positive_int("gradcheck", "max_entries", max_entries)
         if rng is None:
-            raise ValueError("gradcheck: max_entries samples entries at random and needs an "
-                             "explicit rng=numpy.random.default_rng(seed), got rng=None")
+            raise ValueError(
+                "gradcheck: max_entries samples entries at random and needs an "
+                "explicit rng=numpy.random.default_rng(seed), got rng=None"
+            )
         check_generator("gradcheck", rng)
     elif rng is not None:
-        raise ValueError("gradcheck: rng is only used to sample entries; give max_entries=... "
-                         "too, or leave rng=None to check every entry")
+        raise ValueError(
+            "gradcheck: rng is only used to sample entries; give max_entries=... "
+            "too, or leave rng=None to check every entry"
+        )
     if not isinstance(target, (Sequential, Layer)):
-        raise TypeError(f"gradcheck: target must be a Sequential or a Layer, got "
-                        f"{type(target).__name__}")
+        raise TypeError(
+            f"gradcheck: target must be a Sequential or a Layer, got {type(target).__name__}"
+        )
     if X is None:
         raise ValueError("gradcheck: X is required (a small batch, e.g. 4 rows)")
     X = np.array(to_numpy(X), dtype=np.float64)
@@ -190,6 +221,9 @@ def gradcheck(target: Sequential | Layer, loss: Any = None, X: Any = None, y: An
         a = analytic[name].reshape(-1)[entries]
         denom = max(np.linalg.norm(a), np.linalg.norm(numeric))
         rel = 0.0 if denom < 1e-300 else float(np.linalg.norm(a - numeric) / denom)
-        report.rows.append(GradcheckRow(name, tuple(p.shape), float(np.max(np.abs(a - numeric))),
-                                        rel, int(entries.size)))
+        report.rows.append(
+            GradcheckRow(
+                name, tuple(p.shape), float(np.max(np.abs(a - numeric))), rel, int(entries.size)
+            )
+        )
     return report

@@ -1,4 +1,5 @@
 """``TrainingMonitor``: the per-layer diagnostics as a callback, with advice each epoch."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,10 +7,22 @@ import numpy as np
 from ..backend import copy, to_numpy
 from ..errors import check_positive_int
 from ..train.callbacks import Callback
-from .advice import (Evidence, Report, check_activations, check_gradients, check_initial_loss,
-                     check_update_ratios, explain)
-from .stats import (activation_statistics, expected_initial_loss, gradient_norms, update_ratios,
-                    weight_gains)
+from .advice import (
+    Evidence,
+    Report,
+    check_activations,
+    check_gradients,
+    check_initial_loss,
+    check_update_ratios,
+    explain,
+)
+from .stats import (
+    activation_statistics,
+    expected_initial_loss,
+    gradient_norms,
+    update_ratios,
+    weight_gains,
+)
 
 
 class EpochReports(dict):
@@ -31,16 +44,19 @@ class EpochReports(dict):
 
     def __missing__(self, epoch):
         if not self:
-            raise KeyError(f"TrainingMonitor: no report for {epoch=}: none recorded yet "
-                           "(reports are made at the end of watched epochs)")
+            raise KeyError(
+                f"TrainingMonitor: no report for {epoch=}: none recorded yet "
+                "(reports are made at the end of watched epochs)"
+            )
         recorded = sorted(self)
         shown = recorded if len(recorded) <= 12 else recorded[:6] + ["..."] + recorded[-5:]
         hint = ""
         if isinstance(epoch, int) and not isinstance(epoch, bool):
-            hint = (f"; the nearest is epoch {self.nearest(epoch)[0]} "
-                    f"(reports.nearest({epoch}))")
-        raise KeyError(f"TrainingMonitor: no report for {epoch=}: reports are made every "
-                       f"{self.every} epoch(s), 0-based, at epochs {shown}{hint}")
+            hint = f"; the nearest is epoch {self.nearest(epoch)[0]} (reports.nearest({epoch}))"
+        raise KeyError(
+            f"TrainingMonitor: no report for {epoch=}: reports are made every "
+            f"{self.every} epoch(s), 0-based, at epochs {shown}{hint}"
+        )
 
 
 class TrainingMonitor(Callback):
@@ -85,8 +101,9 @@ class TrainingMonitor(Callback):
         self._before = None
         if self._watching(epoch):
             xp = self.trainer.model.xp
-            self._before = {k: copy(xp, v) for k, v in self.trainer.model.params().items()
-                            if k.endswith(".W")}
+            self._before = {
+                k: copy(xp, v) for k, v in self.trainer.model.params().items() if k.endswith(".W")
+            }
 
     def on_batch_end(self, step, logs):
         if self._before is not None:  # the first update of a watched epoch
@@ -117,21 +134,29 @@ class TrainingMonitor(Callback):
                 findings += check_gradients(norms)
             ratios = {h["epoch"]: h["update_ratio"] for h in self.history}
             ratios[epoch] = dict(self._ratios)
-            findings = explain(findings, Evidence(
-                losses=list(self.losses), ratios=ratios,
-                initial_loss=None if self.initial is None else self.initial.value,
-                chance_loss=expected_initial_loss(self.trainer.loss, model.out_features),
-                grad_norms=norms, gains=weight_gains(model)))
+            findings = explain(
+                findings,
+                Evidence(
+                    losses=list(self.losses),
+                    ratios=ratios,
+                    initial_loss=None if self.initial is None else self.initial.value,
+                    chance_loss=expected_initial_loss(self.trainer.loss, model.out_features),
+                    grad_norms=norms,
+                    gains=weight_gains(model),
+                ),
+            )
         report = Report(findings)
         self.reports[epoch] = report
-        self.history.append({
-            "epoch": epoch,
-            "grad_norm": {k: g for k, (g, _) in norms.items()},
-            "update_ratio": dict(self._ratios),
-            "dead": {s.index: s.dead for s in stats if s.dead is not None},
-            "saturated": {s.index: s.saturated for s in stats if s.saturated is not None},
-            "std": {s.index: s.std for s in stats if s.kind is not None},
-        })
+        self.history.append(
+            {
+                "epoch": epoch,
+                "grad_norm": {k: g for k, (g, _) in norms.items()},
+                "update_ratio": dict(self._ratios),
+                "dead": {s.index: s.dead for s in stats if s.dead is not None},
+                "saturated": {s.index: s.saturated for s in stats if s.saturated is not None},
+                "std": {s.index: s.std for s in stats if s.kind is not None},
+            }
+        )
         if self.verbose and not report.ok:
             print(f"diagnostics after epoch {epoch + 1}:\n{report}")
 
@@ -139,6 +164,7 @@ class TrainingMonitor(Callback):
         """Per-layer weight-gradient norms over the watched epochs (log scale): lines that
         drift apart by orders of magnitude show vanishing or exploding gradients."""
         from matplotlib.figure import Figure
+
         fig = ax.figure if ax is not None else Figure(figsize=(6, 4))
         ax = ax if ax is not None else fig.add_subplot()
         epochs = [h["epoch"] + 1 for h in self.history]
@@ -151,16 +177,20 @@ class TrainingMonitor(Callback):
         return fig
 
 
-def plot_activation_histograms(model, X, *, bins: int = 50, title: str | None = None,
-                               axes=None):
+def plot_activation_histograms(model, X, *, bins: int = 50, title: str | None = None, axes=None):
     """One histogram per activation layer of its outputs on ``X`` (cs231n's initialization
     figure: collapsing, saturating or healthy spreads). Returns the Figure."""
     from matplotlib.figure import Figure
+
     from .stats import activation_kind, layer_outputs
+
     outs = layer_outputs(model, X)
     last = len(model.layers) - 1  # the output layer is not a hidden activation
-    chosen = [(i, kind, o) for i, (layer, o) in enumerate(zip(model.layers, outs))
-              if (kind := activation_kind(layer)) is not None and i != last]
+    chosen = [
+        (i, kind, o)
+        for i, (layer, o) in enumerate(zip(model.layers, outs))
+        if (kind := activation_kind(layer)) is not None and i != last
+    ]
     if axes is None:
         fig = Figure(figsize=(2.2 * max(len(chosen), 1), 2.4))
         axes = fig.subplots(1, max(len(chosen), 1), squeeze=False)[0]

@@ -1,6 +1,7 @@
 """Numbers about a network's insides: per-layer activation statistics over a dataset, weight
 gradient norms, update/weight ratios, the loss at initialization. :mod:`.advice` turns them into
 findings in words."""
+
 from __future__ import annotations
 
 import math
@@ -32,6 +33,7 @@ class LayerStats:
     a > 0.99), None for other layers. ``dead``: fraction of ReLU units that are zero on every
     example, None for other layers.
     """
+
     index: int
     layer: str
     kind: str | None
@@ -64,7 +66,7 @@ def activation_statistics(model: Sequential, X, *, batch_size: int = 1024) -> li
     alive: list[np.ndarray | None] = [None] * L
     count = [0] * L
     for start in range(0, n, batch_size):
-        x = X[start:start + batch_size]
+        x = X[start : start + batch_size]
         for i, layer in enumerate(model.layers):
             x = layer.forward(x, training=False)
             a = np.asarray(to_numpy(x), dtype=np.float64)
@@ -86,10 +88,17 @@ def activation_statistics(model: Sequential, X, *, batch_size: int = 1024) -> li
         mean = s1[i] / count[i]
         std = math.sqrt(max(s2[i] / count[i] - mean * mean, 0.0))
         kind = activation_kind(layer)
-        stats.append(LayerStats(
-            i, kind or type(layer).__name__, kind, mean, std,
-            saturated=sat[i] / count[i] if kind in SATURATION else None,
-            dead=float(1.0 - alive_i.mean()) if alive_i is not None else None))
+        stats.append(
+            LayerStats(
+                i,
+                kind or type(layer).__name__,
+                kind,
+                mean,
+                std,
+                saturated=sat[i] / count[i] if kind in SATURATION else None,
+                dead=float(1.0 - alive_i.mean()) if alive_i is not None else None,
+            )
+        )
     return stats
 
 
@@ -102,8 +111,11 @@ def gradient_norms(model: Sequential, loss: Any, X, y) -> dict[str, tuple[float,
     _, dout = loss.value_and_grad(out, loss.validate_targets(y, out))
     model.backward(dout)
     params, grads = model.params(), model.grads()
-    return {k: (float(np.linalg.norm(to_numpy(grads[k]))), float(np.linalg.norm(to_numpy(W))))
-            for k, W in params.items() if k.endswith(".W")}
+    return {
+        k: (float(np.linalg.norm(to_numpy(grads[k]))), float(np.linalg.norm(to_numpy(W))))
+        for k, W in params.items()
+        if k.endswith(".W")
+    }
 
 
 def weight_gains(model: Sequential) -> dict[str, float]:

@@ -1,4 +1,5 @@
 """Activation layers: elementwise (or row-wise, for Softmax) functions of the previous layer."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +25,9 @@ class Activation(Layer):
 
     def __init__(self, activation: str = "relu", **hyperparameters: Any):
         super().__init__()
-        self.fn, self.hyper = get_activation({"name": self.function or activation,
-                                              "config": hyperparameters})
+        self.fn, self.hyper = get_activation(
+            {"name": self.function or activation, "config": hyperparameters}
+        )
         self._z: Array | None = None
         self._a: Array | None = None
 

@@ -6,10 +6,12 @@ A layer is a pair of explicit passes (as in "Deep Learning from Scratch", ``comm
 only; ``build`` allocates. ``state`` holds buffers that are not trained (BatchNorm's running
 statistics).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -59,8 +61,14 @@ class Layer(PicklesNamespace):
         return type(self).__name__
 
     # -- lifecycle -------------------------------------------------------------------------
-    def build(self, in_features: int, *, rng: np.random.Generator, dtype: Any = "float32",
-              xp: Namespace = np) -> int:
+    def build(
+        self,
+        in_features: int,
+        *,
+        rng: np.random.Generator,
+        dtype: Any = "float32",
+        xp: Namespace = np,
+    ) -> int:
         """Allocate parameters for inputs ``(batch, in_features)``; returns ``out_features``."""
         check_positive_int(self.name, "in_features", in_features)
         check_generator(self.name, rng)
@@ -94,7 +102,7 @@ class Layer(PicklesNamespace):
         return {}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Layer":
+    def from_config(cls, config: dict[str, Any]) -> Layer:
         return cls(**config)
 
     @property
@@ -116,6 +124,12 @@ class Layer(PicklesNamespace):
             raise NotBuiltError(f"{self.name}: call build(in_features, rng=...) before forward")
         return check_matrix(self.name, x, features=self.in_features)
 
+    def _generator(self) -> np.random.Generator:
+        """The layer's own generator (a stochastic layer keeps a child of the build rng)."""
+        if self.rng is None:
+            raise NotBuiltError(f"{self.name}: call build(in_features, rng=...) before forward")
+        return self.rng
+
     def _cached(self, value: Any) -> Any:
         if value is None:
             raise RuntimeError(f"{self.name}: backward called before forward")
@@ -129,11 +143,13 @@ def serialize_layer(layer: Layer) -> dict[str, Any]:
 
 def get_layer(spec: Any) -> Layer:
     """A layer from an instance, a registered name (``"relu"``) or ``{"name", "config"}``."""
-    return build_from_spec(LAYERS, spec, instance_of=Layer,
-                           factory=lambda cls, cfg: cls.from_config(cfg))
+    return build_from_spec(
+        LAYERS, spec, instance_of=Layer, factory=lambda cls, cfg: cls.from_config(cfg)
+    )
 
 
 # -- chains: the one implementation of "apply layers in order", used by Sequential and Residual --
+
 
 def build_chain(layers: list[Layer], in_features: int, *, rng, dtype, xp) -> int:
     width = in_features
@@ -156,7 +172,7 @@ def backward_chain(layers: list[Layer], dout: Array, input_grad: bool = True) ->
             dout = layer.backward(dout)
         return dout
     first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
-    for layer in reversed(layers[first + 1:]):
+    for layer in reversed(layers[first + 1 :]):
         dout = layer.backward(dout)
     if first < len(layers):
         layers[first].backward_params(dout)
@@ -165,7 +181,9 @@ def backward_chain(layers: list[Layer], dout: Array, input_grad: bool = True) ->
 
 def collect(layers: Iterable[Layer], attr: str) -> dict[str, Array]:
     """Flatten ``layer.<attr>`` dicts into dotted keys ``"<index>.<key>"`` (views, not copies)."""
-    return {f"{i}.{k}": v for i, layer in enumerate(layers) for k, v in getattr(layer, attr).items()}
+    return {
+        f"{i}.{k}": v for i, layer in enumerate(layers) for k, v in getattr(layer, attr).items()
+    }
 
 
 def iter_generators(layers: Iterable[Layer]) -> Iterator[np.random.Generator]:

@@ -1,4 +1,5 @@
 """Batch normalization over the batch axis of ``(batch, features)`` activations."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,11 +39,15 @@ class BatchNorm(Layer):
 
     def _build(self, in_features: int, rng: np.random.Generator) -> int:
         xp, dt = self.xp, self.dtype
-        self.params = {"gamma": xp.ones((in_features,), dtype=dt),
-                       "beta": xp.zeros((in_features,), dtype=dt)}
+        self.params = {
+            "gamma": xp.ones((in_features,), dtype=dt),
+            "beta": xp.zeros((in_features,), dtype=dt),
+        }
         self.grads = {}
-        self.state = {"running_mean": xp.zeros((in_features,), dtype=dt),
-                      "running_var": xp.ones((in_features,), dtype=dt)}
+        self.state = {
+            "running_mean": xp.zeros((in_features,), dtype=dt),
+            "running_var": xp.ones((in_features,), dtype=dt),
+        }
         return in_features
 
     def forward(self, x: Array, *, training: bool = False) -> Array:
@@ -52,8 +57,10 @@ class BatchNorm(Layer):
         if training:
             m = x.shape[0]
             if m < 2:
-                raise ValueError(f"{self.name}: training needs at least 2 rows per batch to "
-                                 f"estimate a variance, got a batch of {m}")
+                raise ValueError(
+                    f"{self.name}: training needs at least 2 rows per batch to "
+                    f"estimate a variance, got a batch of {m}"
+                )
             mu = xp.mean(x, axis=0)
             xc = x - mu
             var = xp.mean(xc * xc, axis=0)
@@ -79,8 +86,9 @@ class BatchNorm(Layer):
         if not self._training:
             return dxhat * self._inv_std
         m = dout.shape[0]
-        return (self._inv_std / m) * (m * dxhat - xp.sum(dxhat, axis=0)
-                                      - xhat * xp.sum(dxhat * xhat, axis=0))
+        return (self._inv_std / m) * (
+            m * dxhat - xp.sum(dxhat, axis=0) - xhat * xp.sum(dxhat * xhat, axis=0)
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {"momentum": self.momentum, "eps": self.eps}

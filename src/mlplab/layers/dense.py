@@ -1,4 +1,5 @@
 """Fully connected layers: ``Dense`` and its DropConnect variant."""
+
 from __future__ import annotations
 
 import warnings
@@ -32,8 +33,14 @@ class Dense(Layer):
         ``zeros``, as in Keras). A constant kernel initializer warns: it does not break symmetry.
     """
 
-    def __init__(self, units: int, *, use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros"):
+    def __init__(
+        self,
+        units: int,
+        *,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+    ):
         super().__init__()
         self.units = check_positive_int(self.name, "units", units)
         if not isinstance(use_bias, bool):
@@ -48,9 +55,12 @@ class Dense(Layer):
         kw = dict(rng=rng, dtype=self.dtype, xp=self.xp)
         shape = (in_features, self.units)
         if initializer_name(self.kernel_initializer) in SYMMETRIC:
-            warnings.warn(f"{self.name}: kernel_initializer={self.kernel_initializer!r} gives every "
-                          "unit the same weights, so symmetry is not broken and all units stay "
-                          "identical; use a random initializer such as 'he_normal'", stacklevel=3)
+            warnings.warn(
+                f"{self.name}: kernel_initializer={self.kernel_initializer!r} gives every "
+                "unit the same weights, so symmetry is not broken and all units stay "
+                "identical; use a random initializer such as 'he_normal'",
+                stacklevel=3,
+            )
         self.params = {"W": get_initializer(self.kernel_initializer)(shape, **kw)}
         if self.use_bias:
             self.params["b"] = get_initializer(self.bias_initializer)((self.units,), **kw)
@@ -77,7 +87,7 @@ class Dense(Layer):
 
     def backward(self, dout: Array) -> Array:
         self.backward_params(dout)
-        return dout @ self._W.T
+        return dout @ self._cached(self._W).T
 
     def backward_params(self, dout: Array) -> None:
         x = self._cached(self._x)
@@ -91,9 +101,12 @@ class Dense(Layer):
             self.grads["b"] = xp.ones(dout.shape[0], dtype=dout.dtype) @ dout
 
     def get_config(self) -> dict[str, Any]:
-        return {"units": self.units, "use_bias": self.use_bias,
-                "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer}
+        return {
+            "units": self.units,
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+        }
 
 
 @register_layer("drop_connect")
@@ -122,7 +135,7 @@ class DropConnect(Dense):
         if not training or self.rate == 0.0:
             self.mask = None
             return W
-        keep = (self.rng.random(W.shape, dtype=numpy_dtype(self.dtype)) >= self.rate)
+        keep = self._generator().random(W.shape, dtype=numpy_dtype(self.dtype)) >= self.rate
         mask = keep.astype(numpy_dtype(self.dtype))
         mask *= 1.0 / (1.0 - self.rate)
         self.mask = self.xp.asarray(mask)

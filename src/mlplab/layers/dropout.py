@@ -1,4 +1,5 @@
 """Stochastic regularization layers: Dropout and GaussianNoise (identity in evaluation)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,7 +41,7 @@ class Dropout(Layer):
             self._scale = 1.0 if self.inverted else 1.0 - self.rate
             return x if self._scale == 1.0 else x * self._scale
         npdt = numpy_dtype(self.dtype)
-        mask = (self.rng.random(x.shape, dtype=npdt) >= self.rate).astype(npdt)
+        mask = (self._generator().random(x.shape, dtype=npdt) >= self.rate).astype(npdt)
         if self.inverted:
             mask *= 1.0 / (1.0 - self.rate)
         self.mask = self._scale = self.xp.asarray(mask)
@@ -56,7 +57,8 @@ class Dropout(Layer):
 
 @register_layer("gaussian_noise")
 class GaussianNoise(Layer):
-    """Training: a = x + epsilon with epsilon ~ N(0, std^2); evaluation: a = x. Backward: dx = dout."""
+    """Training: a = x + epsilon with epsilon ~ N(0, std^2); evaluation: a = x.
+    Backward: dx = dout."""
 
     stochastic = True
 
@@ -70,7 +72,7 @@ class GaussianNoise(Layer):
         self._ran = True
         if not training or self.std == 0.0:
             return x
-        noise = self.rng.standard_normal(x.shape, dtype=numpy_dtype(self.dtype))
+        noise = self._generator().standard_normal(x.shape, dtype=numpy_dtype(self.dtype))
         noise *= self.std
         return x + self.xp.asarray(noise)
 

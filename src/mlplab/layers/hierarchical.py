@@ -1,4 +1,5 @@
 """Hierarchical softmax: an output layer giving log P(c | h) for every class from a binary tree."""
+
 from __future__ import annotations
 
 import heapq
@@ -22,15 +23,17 @@ def class_tree(n_classes: int, class_counts: Any = None) -> tuple[np.ndarray, np
     turns right there. Inner node 0 is the root.
     """
     if class_counts is None:
+
         def split(classes):
             if len(classes) == 1:
                 return classes[0]
             half = (len(classes) + 1) // 2
             return (split(classes[:half]), split(classes[half:]))
+
         root = split(list(range(n_classes)))
     else:
         # ties broken by insertion order, so the tree is deterministic
-        heap = [(float(c), i, i) for i, c in enumerate(class_counts)]
+        heap: list[tuple[float, int, Any]] = [(float(c), i, i) for i, c in enumerate(class_counts)]
         heapq.heapify(heap)
         order = n_classes
         while len(heap) > 1:
@@ -41,7 +44,8 @@ def class_tree(n_classes: int, class_counts: Any = None) -> tuple[np.ndarray, np
         root = heap[0][2]
     on_path = np.zeros((n_classes, n_classes - 1), dtype=bool)
     go_right = np.zeros((n_classes, n_classes - 1), dtype=bool)
-    queue, next_id = [(root, [])], 0
+    queue: list[tuple[Any, list]] = [(root, [])]
+    next_id = 0
     while queue:  # breadth first, so inner nodes are numbered from the root down
         node, path = queue.pop(0)
         if isinstance(node, tuple):
@@ -79,8 +83,13 @@ class HierarchicalSoftmax(Layer):
     (2005); Mikolov et al., "Distributed Representations of Words and Phrases" (2013).
     """
 
-    def __init__(self, n_classes: int, tree: str = "balanced", class_counts: Any = None,
-                 kernel_initializer: Any = "glorot_uniform"):
+    def __init__(
+        self,
+        n_classes: int,
+        tree: str = "balanced",
+        class_counts: Any = None,
+        kernel_initializer: Any = "glorot_uniform",
+    ):
         super().__init__()
         self.n_classes = check_positive_int(self.name, "n_classes", n_classes, minimum=2)
         self.tree = check_choice(self.name, "tree", tree, ("balanced", "huffman"))
@@ -88,10 +97,15 @@ class HierarchicalSoftmax(Layer):
             if class_counts is None:
                 raise ValueError(f"{self.name}: tree='huffman' needs class_counts")
             counts = np.asarray(class_counts, dtype=float)
-            if counts.shape != (self.n_classes,) or not np.all(np.isfinite(counts)) \
-                    or np.any(counts <= 0):
-                raise ValueError(f"{self.name}: class_counts must be {self.n_classes} positive "
-                                 f"numbers, got {class_counts!r}")
+            if (
+                counts.shape != (self.n_classes,)
+                or not np.all(np.isfinite(counts))
+                or np.any(counts <= 0)
+            ):
+                raise ValueError(
+                    f"{self.name}: class_counts must be {self.n_classes} positive "
+                    f"numbers, got {class_counts!r}"
+                )
             class_counts = counts.tolist()
         elif class_counts is not None:
             raise ValueError(f"{self.name}: class_counts is only used with tree='huffman'")
@@ -103,8 +117,9 @@ class HierarchicalSoftmax(Layer):
 
     def _build(self, in_features: int, rng: np.random.Generator) -> int:
         xp, dt = self.xp, self.dtype
-        W = get_initializer(self.kernel_initializer)((in_features, self.n_classes - 1),
-                                                     rng=rng, dtype=dt, xp=xp)
+        W = get_initializer(self.kernel_initializer)(
+            (in_features, self.n_classes - 1), rng=rng, dtype=dt, xp=xp
+        )
         self.params = {"W": W, "b": xp.zeros((self.n_classes - 1,), dtype=dt)}
         self.grads = {}
         # the turn masks: R[c, j] = 1 where class c's path turns right at node j, L left
@@ -131,5 +146,9 @@ class HierarchicalSoftmax(Layer):
         return dz @ self.params["W"].T
 
     def get_config(self) -> dict[str, Any]:
-        return {"n_classes": self.n_classes, "tree": self.tree, "class_counts": self.class_counts,
-                "kernel_initializer": self.kernel_initializer}
+        return {
+            "n_classes": self.n_classes,
+            "tree": self.tree,
+            "class_counts": self.class_counts,
+            "kernel_initializer": self.kernel_initializer,
+        }

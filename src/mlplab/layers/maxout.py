@@ -1,4 +1,5 @@
 """Maxout: each unit is the maximum of k affine pieces."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,8 +22,14 @@ class Maxout(Layer):
     References: Goodfellow, Warde-Farley, Mirza, Courville, Bengio, "Maxout Networks" (2013).
     """
 
-    def __init__(self, units: int, k: int = 2, *, kernel_initializer: Any = "glorot_uniform",
-                 bias_initializer: Any = "zeros"):
+    def __init__(
+        self,
+        units: int,
+        k: int = 2,
+        *,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+    ):
         super().__init__()
         self.units = check_positive_int(self.name, "units", units)
         self.k = check_positive_int(self.name, "k", k, minimum=2)
@@ -34,8 +41,10 @@ class Maxout(Layer):
     def _build(self, in_features: int, rng: np.random.Generator) -> int:
         kw = dict(rng=rng, dtype=self.dtype, xp=self.xp)
         width = self.units * self.k
-        self.params = {"W": get_initializer(self.kernel_initializer)((in_features, width), **kw),
-                       "b": get_initializer(self.bias_initializer)((width,), **kw)}
+        self.params = {
+            "W": get_initializer(self.kernel_initializer)((in_features, width), **kw),
+            "b": get_initializer(self.bias_initializer)((width,), **kw),
+        }
         self.grads = {}
         return self.units
 
@@ -58,5 +67,9 @@ class Maxout(Layer):
         return dz @ self.params["W"].T
 
     def get_config(self) -> dict[str, Any]:
-        return {"units": self.units, "k": self.k, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer}
+        return {
+            "units": self.units,
+            "k": self.k,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+        }

@@ -1,4 +1,5 @@
 """Residual (skip) connection around a block of layers, for deep MLPs."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,8 +7,17 @@ from typing import Any
 import numpy as np
 
 from .._typing import Array
-from .base import (Layer, backward_chain, build_chain, collect, forward_chain, get_layer,
-                   iter_generators, register_layer, serialize_layer)
+from .base import (
+    Layer,
+    backward_chain,
+    build_chain,
+    collect,
+    forward_chain,
+    get_layer,
+    iter_generators,
+    register_layer,
+    serialize_layer,
+)
 
 
 @register_layer("skip")
@@ -30,8 +40,10 @@ class Residual(Layer):
     def _build(self, in_features: int, rng: np.random.Generator) -> int:
         out = build_chain(self.layers, in_features, rng=rng, dtype=self.dtype, xp=self.xp)
         if out != in_features:
-            raise ValueError(f"{self.name}: the block must keep the width to add x back, but it "
-                             f"maps {in_features} features to {out}")
+            raise ValueError(
+                f"{self.name}: the block must keep the width to add x back, but it "
+                f"maps {in_features} features to {out}"
+            )
         return in_features
 
     # views of the block's arrays, gathered on access so they follow the layers

@@ -9,12 +9,13 @@ restored and inspected. ``update`` is pure: it returns new arrays and never writ
 ``grads``, ``state`` or ``params`` it receives. (Speed lives elsewhere: :mod:`mlplab.optim.fast`
 does the same arithmetic in one compiled sweep that writes in place.)
 """
+
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -35,6 +36,7 @@ class Transform(NamedTuple):
     ``scheduled`` (with :func:`inject_hyperparams`) gives the values its schedules set for the
     next update of a state.
     """
+
     init: Callable[[Params], State]
     update: Callable[[Grads, State, Params | None], tuple[Updates, State]]
     spec: dict | None = None
@@ -48,6 +50,7 @@ class EmptyState(NamedTuple):
 def chain(*transforms: Transform, spec: dict | None = None) -> Transform:
     """Apply ``transforms`` in order, each to the previous one's output; the state is a tuple
     with one entry per transform."""
+
     def init(params):
         return tuple(t.init(params) for t in transforms)
 
@@ -69,6 +72,7 @@ def apply_updates(params: Params, updates: Updates) -> None:
 
 # -- hyperparameters in the state (optax's inject_hyperparams) -----------------------------------
 
+
 class InjectHyperparamsState(NamedTuple):
     """The state of an optimizer built by :func:`inject_hyperparams`.
 
@@ -79,7 +83,10 @@ class InjectHyperparamsState(NamedTuple):
     ``end_epoch`` are what epoch-unit schedules and those without a horizon need (0 until
     :func:`configure_schedules`).
     """
-    count: int
+
+    # optax's name for the update count (and a checkpoint key); it shadows tuple.count, which
+    # nothing calls on this state
+    count: int  # type: ignore[assignment]
     hyperparams: dict[str, float]
     scheduled: dict[str, float]
     inner_state: State
@@ -87,8 +94,9 @@ class InjectHyperparamsState(NamedTuple):
     end_epoch: int = 0
 
 
-def inject_hyperparams(make: Callable[..., Transform], *,
-                       spec: dict | None = None) -> Callable[..., Transform]:
+def inject_hyperparams(
+    make: Callable[..., Transform], *, spec: dict | None = None
+) -> Callable[..., Transform]:
     """``inject_hyperparams(adam_chain)(learning_rate=0.01, b1=0.9, ...)``: the transform
     ``make(**hyperparams)`` with its hyperparameters kept in the state, where a callback may
     change them, and any given as a :class:`~mlplab.optim.Schedule` (or a schedule spec)
@@ -97,17 +105,23 @@ def inject_hyperparams(make: Callable[..., Transform], *,
     Each update rebuilds ``make`` with the current values, as optax does; the values are checked
     once here, by building it with the first ones.
     """
+
     def build(**given: Any) -> Transform:
         schedules = {k: get_schedule(v) for k, v in given.items() if _is_schedule(v)}
-        numbers_ = {k: float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool)
-                    else v for k, v in given.items() if k not in schedules}
+        numbers_ = {
+            k: float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v
+            for k, v in given.items()
+            if k not in schedules
+        }
         built = _last_built(make)
         built({**numbers_, **{k: s(0) for k, s in schedules.items()}})  # check the values now
 
         def scheduled_at(state: InjectHyperparamsState) -> dict[str, float]:
             per_epoch = state.steps_per_epoch
-            return {k: s.at_step(state.count, per_epoch, state.end_epoch * per_epoch)
-                    for k, s in schedules.items()}
+            return {
+                k: s.at_step(state.count, per_epoch, state.end_epoch * per_epoch)
+                for k, s in schedules.items()
+            }
 
         def init(params):
             scheduled = {k: s(0) for k, s in schedules.items()}
@@ -118,10 +132,12 @@ def inject_hyperparams(make: Callable[..., Transform], *,
             scheduled = scheduled_at(state)
             inner = built({**state.hyperparams, **scheduled})
             updates, inner_state = inner.update(grads, state.inner_state, params)
-            return updates, state._replace(count=state.count + 1, scheduled=scheduled,
-                                           inner_state=inner_state)
+            return updates, state._replace(
+                count=state.count + 1, scheduled=scheduled, inner_state=inner_state
+            )
 
         return Transform(init, update, spec, scheduled_at)
+
     return build
 
 
@@ -138,6 +154,7 @@ def _last_built(make: Callable[..., Transform]) -> Callable[[dict], Transform]:
         if values != last[0]:
             last[:] = [dict(values), make(**values)]
         return last[1]
+
     return built
 
 
@@ -164,11 +181,15 @@ def set_hyperparams(state: State, owner: str = "set_hyperparams", **values: floa
     for name in values:
         if name not in hyperparams:
             if name in current_hyperparams(state):
-                raise ValueError(f"{owner}: {name} follows a schedule, which sets it at every "
-                                 "update; give a constant rate to change it from a callback")
-            raise ValueError(f"{owner}: the optimizer has no injected {name} (its "
-                             f"hyperparameters: {sorted(hyperparams)}); build it with "
-                             "mlplab.optim.inject_hyperparams, as the named optimizers are")
+                raise ValueError(
+                    f"{owner}: {name} follows a schedule, which sets it at every "
+                    "update; give a constant rate to change it from a callback"
+                )
+            raise ValueError(
+                f"{owner}: the optimizer has no injected {name} (its "
+                f"hyperparameters: {sorted(hyperparams)}); build it with "
+                "mlplab.optim.inject_hyperparams, as the named optimizers are"
+            )
     return state._replace(hyperparams={**hyperparams, **values})
 
 
@@ -186,11 +207,13 @@ def configure_schedules(state: State, *, steps_per_epoch: int, epochs: int) -> S
     epochs = check_positive_int("configure_schedules", "epochs", epochs, minimum=0)
     if not isinstance(state, InjectHyperparamsState):
         return state  # nothing scheduled
-    return state._replace(steps_per_epoch=steps_per_epoch,
-                          end_epoch=state.end_epoch or epochs)  # 0: not set yet
+    return state._replace(
+        steps_per_epoch=steps_per_epoch, end_epoch=state.end_epoch or epochs
+    )  # 0: not set yet
 
 
 # -- flat vectors for the full-batch solvers ----------------------------------------------------
+
 
 def ravel(arrays: Params) -> np.ndarray:
     """The arrays of a Params/Grads dict as one flat NumPy vector, in key order (full-batch
@@ -206,7 +229,7 @@ def assign_flat(params: Params, w: np.ndarray) -> None:
     for p in params.values():
         size = math.prod(p.shape)
         xp = get_namespace(p)
-        p[...] = xp.reshape(xp.asarray(w[start:start + size], dtype=p.dtype), p.shape)
+        p[...] = xp.reshape(xp.asarray(w[start : start + size], dtype=p.dtype), p.shape)
         start += size
     if start != w.shape[0]:
         raise ValueError(f"assign_flat: got {w.shape[0]} values for {start} parameters")

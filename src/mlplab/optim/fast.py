@@ -12,11 +12,13 @@ give the same bits and the state has the same meaning: a checkpoint does not kno
 ran, and a run may switch paths at any update. Everything else (other array libraries, user
 chains, arrays that are not contiguous) takes the readable path.
 """
+
 from __future__ import annotations
 
 import math
 import weakref
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -24,11 +26,19 @@ from .._buffers import empty_staggered
 from .._parallel import foreach
 from .._settings import compiled_kernels_enabled, get_num_threads
 from .base import EmptyState, InjectHyperparamsState, State, Transform, apply_updates
-from .transforms import (FLUSH_EVERY, AdadeltaState, AdagradState, AdamState, RmsState, TraceState,
-                         flush_threshold)
+from .transforms import (
+    FLUSH_EVERY,
+    AdadeltaState,
+    AdagradState,
+    AdamState,
+    RmsState,
+    TraceState,
+    flush_threshold,
+)
 
 try:
-    from .._sweep import RULES, sweep as _compiled
+    from .._sweep import RULES
+    from .._sweep import sweep as _compiled
 except ImportError:  # built without a C compiler: the readable transforms only
     RULES, _compiled = {}, None
 
@@ -39,6 +49,7 @@ AVAILABLE = _compiled is not None
 class Plan(NamedTuple):
     """One compiled step: the rules of ``_sweep.c`` in chain order, their scalars, the state
     arrays of a parameter (in rule order), and the inner state after the step."""
+
     rules: tuple[str, ...]
     scalars: tuple[float, ...]
     arrays: Callable[[str], tuple]
@@ -52,6 +63,7 @@ def _flush(t: int, dtype: Any) -> float:
 
 # -- the optimizers, by name: inner state (a chain's tuple) and hyperparameters -> a Plan ---------
 
+
 def _sgd(hp, inner, dtype):
     return Plan(("scale",), (-hp["learning_rate"],), lambda k: (), inner)
 
@@ -60,41 +72,55 @@ def _trace(rule):
     def plan(hp, inner, dtype):
         _, s = inner
         t = s.t + 1
-        return Plan(("scale", rule), (-hp["learning_rate"], hp["mu"], _flush(t, dtype)),
-                    lambda k: (s.velocity[k],), (EmptyState(), TraceState(t, s.velocity)))
+        return Plan(
+            ("scale", rule),
+            (-hp["learning_rate"], hp["mu"], _flush(t, dtype)),
+            lambda k: (s.velocity[k],),
+            (EmptyState(), TraceState(t, s.velocity)),
+        )
+
     return plan
 
 
 def _adagrad(hp, inner, dtype):
     s, _ = inner
-    return Plan(("adagrad", "scale"), (hp["eps"], -hp["learning_rate"]),
-                lambda k: (s.sum_sq[k],), inner)
+    return Plan(
+        ("adagrad", "scale"), (hp["eps"], -hp["learning_rate"]), lambda k: (s.sum_sq[k],), inner
+    )
 
 
 def _rmsprop(hp, inner, dtype):
     s, _ = inner
     t, rho = s.t + 1, hp["rho"]
-    return Plan(("rms", "scale"), (rho, 1 - rho, hp["eps"], _flush(t, dtype),
-                                   -hp["learning_rate"]),
-                lambda k: (s.mean_sq[k],), (RmsState(t, s.mean_sq), EmptyState()))
+    return Plan(
+        ("rms", "scale"),
+        (rho, 1 - rho, hp["eps"], _flush(t, dtype), -hp["learning_rate"]),
+        lambda k: (s.mean_sq[k],),
+        (RmsState(t, s.mean_sq), EmptyState()),
+    )
 
 
 def _adadelta(hp, inner, dtype):
     s, _ = inner
     t, rho = s.t + 1, hp["rho"]
-    return Plan(("adadelta", "scale"), (rho, 1 - rho, hp["eps"], _flush(t, dtype),
-                                        -hp["learning_rate"]),
-                lambda k: (s.mean_sq[k], s.mean_sq_delta[k]),
-                (AdadeltaState(t, s.mean_sq, s.mean_sq_delta), EmptyState()))
+    return Plan(
+        ("adadelta", "scale"),
+        (rho, 1 - rho, hp["eps"], _flush(t, dtype), -hp["learning_rate"]),
+        lambda k: (s.mean_sq[k], s.mean_sq_delta[k]),
+        (AdadeltaState(t, s.mean_sq, s.mean_sq_delta), EmptyState()),
+    )
 
 
 def _adam(hp, inner, dtype):
     s, _ = inner
     t, b1, b2 = s.t + 1, hp["b1"], hp["b2"]
-    c1, c2 = 1 - b1 ** t, math.sqrt(1 - b2 ** t)  # as scale_by_adam computes them
-    return Plan(("adam", "scale"), (b1, 1 - b1, b2, 1 - b2, c2 / c1, hp["eps"] * c2,
-                                    _flush(t, dtype), -hp["learning_rate"]),
-                lambda k: (s.m[k], s.v[k]), (AdamState(t, s.m, s.v), EmptyState()))
+    c1, c2 = 1 - b1**t, math.sqrt(1 - b2**t)  # as scale_by_adam computes them
+    return Plan(
+        ("adam", "scale"),
+        (b1, 1 - b1, b2, 1 - b2, c2 / c1, hp["eps"] * c2, _flush(t, dtype), -hp["learning_rate"]),
+        lambda k: (s.m[k], s.v[k]),
+        (AdamState(t, s.m, s.v), EmptyState()),
+    )
 
 
 #: optimizer name -> (plan, the state types of its chain)
@@ -124,8 +150,14 @@ def update_and_apply(optimizer: Transform, grads: dict, state: State, params: di
 def _compiled_step(optimizer: Transform, grads: dict, state: State, params: dict) -> State | None:
     """The step in compiled code, or None (having changed nothing) when it cannot run."""
     entry = PLANS.get((optimizer.spec or {}).get("name", ""))  # unnamed: no plan
-    if (entry is None or _compiled is None or not compiled_kernels_enabled() or not grads
-            or not isinstance(state, InjectHyperparamsState) or optimizer.scheduled is None):
+    if (
+        entry is None
+        or _compiled is None
+        or not compiled_kernels_enabled()
+        or not grads
+        or not isinstance(state, InjectHyperparamsState)
+        or optimizer.scheduled is None
+    ):
         return None
     make_plan, kinds = entry
     inner = state.inner_state
@@ -139,14 +171,17 @@ def _compiled_step(optimizer: Transform, grads: dict, state: State, params: dict
     groups = []
     for k, g in grads.items():
         arrays = plan.arrays(k)
-        if not all(type(a) is np.ndarray and a.dtype == dtype and a.shape == g.shape
-                   for a in arrays):
+        if not all(
+            type(a) is np.ndarray and a.dtype == dtype and a.shape == g.shape for a in arrays
+        ):
             return None
         groups.append((g, params[k], *arrays))
     program = bytes(RULES[r][0] for r in plan.rules)
     if get_num_threads() > 1:  # the extension releases the GIL: chunks run side by side
-        foreach(lambda *arrays: _compiled(program, plan.scalars, True, *arrays),
-                [tuple(a.reshape(-1) for a in group) for group in groups])
+        foreach(
+            lambda *arrays: _compiled(program, plan.scalars, True, *arrays),
+            [tuple(a.reshape(-1) for a in group) for group in groups],
+        )
     else:
         for group in groups:
             _compiled(program, plan.scalars, True, *group)
@@ -159,9 +194,16 @@ def _common_dtype(grads: dict, params: dict) -> Any:
     dtype = None
     for k, g in grads.items():
         p = params.get(k)
-        if type(g) is not np.ndarray or type(p) is not np.ndarray or g.dtype != p.dtype \
-                or g.shape != p.shape or not g.flags.c_contiguous or not p.flags.c_contiguous \
-                or not p.flags.writeable or (dtype is not None and g.dtype != dtype):
+        if (
+            type(g) is not np.ndarray
+            or type(p) is not np.ndarray
+            or g.dtype != p.dtype
+            or g.shape != p.shape
+            or not g.flags.c_contiguous
+            or not p.flags.c_contiguous
+            or not p.flags.writeable
+            or (dtype is not None and g.dtype != dtype)
+        ):
             return None
         dtype = g.dtype
     return dtype if dtype in (np.float32, np.float64) else None
@@ -175,8 +217,10 @@ _owned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 def _owned_arrays(inner: tuple) -> tuple:
     """``inner`` (a chain's tuple of NamedTuple states) with every array its own."""
-    return tuple(type(s)(*({k: _own(a) for k, a in f.items()} if isinstance(f, dict) else f
-                           for f in s)) for s in inner)
+    return tuple(
+        type(s)(*({k: _own(a) for k, a in f.items()} if isinstance(f, dict) else f for f in s))
+        for s in inner
+    )
 
 
 def _own(a: Any) -> Any:

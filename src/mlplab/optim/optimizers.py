@@ -1,9 +1,11 @@
 """Named optimizers: chains of transforms with the classic defaults, and their registry."""
+
 from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -11,8 +13,14 @@ from .._registry import Registry, split_spec
 from .base import Transform, chain, inject_hyperparams
 from .schedules import Constant, Schedule, get_schedule, serialize_schedule
 from .solvers import Solver, lbfgs, newton
-from .transforms import (scale_by_adadelta, scale_by_adagrad, scale_by_adam,
-                         scale_by_learning_rate, scale_by_rms, trace)
+from .transforms import (
+    scale_by_adadelta,
+    scale_by_adagrad,
+    scale_by_adam,
+    scale_by_learning_rate,
+    scale_by_rms,
+    trace,
+)
 
 OPTIMIZERS: Registry[Callable[..., Transform | Solver]] = Registry("optimizer")
 
@@ -30,6 +38,7 @@ def _named(name: str) -> Callable[[Callable[..., Transform]], Callable[..., Tran
     """Register the chain ``make(learning_rate, ...)`` as optimizer ``name``, its
     hyperparameters injected into the state (:func:`~mlplab.optim.inject_hyperparams`): the
     learning rate may be a schedule, or a number a callback changes (``ReduceLROnPlateau``)."""
+
     def register(make: Callable[..., Transform]) -> Callable[..., Transform]:
         signature = inspect.signature(make)
 
@@ -44,6 +53,7 @@ def _named(name: str) -> Callable[[Callable[..., Transform]], Callable[..., Tran
 
         OPTIMIZERS.register(name, optimizer)
         return optimizer
+
     return register
 
 
@@ -92,8 +102,9 @@ def rmsprop(learning_rate: Any = 0.001, rho: float = 0.9, eps: float = 1e-8) -> 
 
 
 @_named("adam")
-def adam(learning_rate: Any = 0.001, b1: float = 0.9, b2: float = 0.999,
-         eps: float = 1e-8) -> Transform:
+def adam(
+    learning_rate: Any = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+) -> Transform:
     """Adam with bias correction: w <- w - eta m_hat / (sqrt(v_hat) + epsilon)."""
     return chain(scale_by_adam(b1, b2, eps), scale_by_learning_rate(learning_rate))
 

@@ -10,6 +10,7 @@ an epoch and when the fit ends come from :func:`mlplab.optim.configure_schedules
 ``Trainer.fit`` calls; outside a trainer pass them: ``schedule(t, steps_per_epoch=, epochs=)``.
 Each schedule has ``get_config()`` so it can be saved with the optimizer and rebuilt by name.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -26,9 +27,11 @@ SCHEDULES: Registry[type] = Registry("schedule")
 #: the units a schedule's period may count
 UNITS = ("epoch", "step")
 
-_CONFIGURE = ("Trainer.fit sets it; elsewhere call mlplab.optim.configure_schedules(opt_state, "
-              "steps_per_epoch=..., epochs=...) or pass them: schedule(step, steps_per_epoch=..., "
-              "epochs=...)")
+_CONFIGURE = (
+    "Trainer.fit sets it; elsewhere call mlplab.optim.configure_schedules(opt_state, "
+    "steps_per_epoch=..., epochs=...) or pass them: schedule(step, steps_per_epoch=..., "
+    "epochs=...)"
+)
 
 
 class Schedule:
@@ -55,8 +58,10 @@ class Schedule:
     def value(self, t: int, length: float) -> float:
         """The rate at time ``t`` counted in ``unit`` s; ``length``: the fit's length in units
         (0: not known)."""
-        raise NotImplementedError(f"{type(self).__name__}: a Schedule subclass defines "
-                                  "value(t, length), the rate at time t in its unit")
+        raise NotImplementedError(
+            f"{type(self).__name__}: a Schedule subclass defines "
+            "value(t, length), the rate at time t in its unit"
+        )
 
     def _in_units(self, step: int, steps_per_epoch: int, total_steps: int) -> tuple[int, float]:
         if self.unit == "step":
@@ -64,8 +69,10 @@ class Schedule:
         if steps_per_epoch < 1:
             if step == 0:  # update 0 is in epoch 0 however long an epoch is
                 return 0, 0
-            raise RuntimeError(f"{self!r} counts epochs, but the number of updates per epoch is "
-                               f"not known: {_CONFIGURE}")
+            raise RuntimeError(
+                f"{self!r} counts epochs, but the number of updates per epoch is "
+                f"not known: {_CONFIGURE}"
+            )
         return step // steps_per_epoch, total_steps / steps_per_epoch
 
     def get_config(self) -> dict[str, Any]:
@@ -83,12 +90,16 @@ def _lr(owner: str, value: Any) -> float:
 def _period(owner: str, name: str, value: Any, unit: Any, example: str) -> tuple[int, str]:
     """A required period and its required unit, with a message that says what is missing."""
     if value is None:
-        raise ValueError(f"{owner}: {name} is required: how many epochs (unit='epoch') or "
-                         f"updates (unit='step'), e.g. {example}")
+        raise ValueError(
+            f"{owner}: {name} is required: how many epochs (unit='epoch') or "
+            f"updates (unit='step'), e.g. {example}"
+        )
     value = check_positive_int(owner, name, value)
     if unit is None:
-        raise ValueError(f"{owner}: unit is required with {name}={value}: 'epoch' (the period "
-                         f"counts epochs) or 'step' (it counts updates), e.g. {example}")
+        raise ValueError(
+            f"{owner}: unit is required with {name}={value}: 'epoch' (the period "
+            f"counts epochs) or 'step' (it counts updates), e.g. {example}"
+        )
     return value, check_choice(owner, "unit", unit, UNITS)
 
 
@@ -111,12 +122,18 @@ class StepDecay(Schedule):
     gamma=drop)`` stepped once per epoch.
     """
 
-    def __init__(self, learning_rate: float, drop: float = 0.5, every: int | None = None,
-                 unit: str | None = None):
+    def __init__(
+        self,
+        learning_rate: float,
+        drop: float = 0.5,
+        every: int | None = None,
+        unit: str | None = None,
+    ):
         self.learning_rate = _lr("StepDecay", learning_rate)
         self.drop = check_float("StepDecay", "drop", drop, low=0.0, high=1.0, low_inclusive=False)
-        self.every, self.unit = _period("StepDecay", "every", every, unit,
-                                        "StepDecay(0.1, drop=0.5, every=10, unit='epoch')")
+        self.every, self.unit = _period(
+            "StepDecay", "every", every, unit, "StepDecay(0.1, drop=0.5, every=10, unit='epoch')"
+        )
 
     def value(self, t: int, length: float) -> float:
         return self.learning_rate * self.drop ** (t // self.every)
@@ -130,14 +147,24 @@ class ExponentialDecay(Schedule):
     ``ExponentialLR(gamma=rate)`` stepped once per epoch.
     """
 
-    def __init__(self, learning_rate: float, decay_rate: float = 0.96,
-                 decay_steps: int | None = None, unit: str | None = None):
+    def __init__(
+        self,
+        learning_rate: float,
+        decay_rate: float = 0.96,
+        decay_steps: int | None = None,
+        unit: str | None = None,
+    ):
         self.learning_rate = _lr("ExponentialDecay", learning_rate)
-        self.decay_rate = check_float("ExponentialDecay", "decay_rate", decay_rate, low=0.0,
-                                      high=1.0, low_inclusive=False)
+        self.decay_rate = check_float(
+            "ExponentialDecay", "decay_rate", decay_rate, low=0.0, high=1.0, low_inclusive=False
+        )
         self.decay_steps, self.unit = _period(
-            "ExponentialDecay", "decay_steps", decay_steps, unit,
-            "ExponentialDecay(0.1, decay_rate=0.9, decay_steps=1, unit='epoch')")
+            "ExponentialDecay",
+            "decay_steps",
+            decay_steps,
+            unit,
+            "ExponentialDecay(0.1, decay_rate=0.9, decay_steps=1, unit='epoch')",
+        )
 
     def value(self, t: int, length: float) -> float:
         return self.learning_rate * self.decay_rate ** (t / self.decay_steps)
@@ -148,13 +175,22 @@ class InverseTimeDecay(Schedule):
     """eta_t = eta / (1 + k t / decay_steps), t in ``unit`` s: the 1/t decay of stochastic
     approximation."""
 
-    def __init__(self, learning_rate: float, decay_rate: float = 1.0,
-                 decay_steps: int | None = None, unit: str | None = None):
+    def __init__(
+        self,
+        learning_rate: float,
+        decay_rate: float = 1.0,
+        decay_steps: int | None = None,
+        unit: str | None = None,
+    ):
         self.learning_rate = _lr("InverseTimeDecay", learning_rate)
         self.decay_rate = check_float("InverseTimeDecay", "decay_rate", decay_rate, low=0.0)
         self.decay_steps, self.unit = _period(
-            "InverseTimeDecay", "decay_steps", decay_steps, unit,
-            "InverseTimeDecay(0.1, decay_rate=1.0, decay_steps=1, unit='epoch')")
+            "InverseTimeDecay",
+            "decay_steps",
+            decay_steps,
+            unit,
+            "InverseTimeDecay(0.1, decay_rate=1.0, decay_steps=1, unit='epoch')",
+        )
 
     def value(self, t: int, length: float) -> float:
         return self.learning_rate / (1.0 + self.decay_rate * t / self.decay_steps)
@@ -172,17 +208,25 @@ class CosineDecay(Schedule):
     References: Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts" (2017).
     """
 
-    def __init__(self, learning_rate: float, decay_steps: int | None = None, alpha: float = 0.0,
-                 unit: str | None = None):
+    def __init__(
+        self,
+        learning_rate: float,
+        decay_steps: int | None = None,
+        alpha: float = 0.0,
+        unit: str | None = None,
+    ):
         self.learning_rate = _lr("CosineDecay", learning_rate)
         if decay_steps is None:
             self.decay_steps = None
-            self.unit = check_choice("CosineDecay", "unit", "step" if unit is None else unit,
-                                     UNITS)
+            self.unit = check_choice("CosineDecay", "unit", "step" if unit is None else unit, UNITS)
         else:
             self.decay_steps, self.unit = _period(
-                "CosineDecay", "decay_steps", decay_steps, unit,
-                "CosineDecay(0.1, decay_steps=30, unit='epoch'), or no decay_steps: the fit")
+                "CosineDecay",
+                "decay_steps",
+                decay_steps,
+                unit,
+                "CosineDecay(0.1, decay_steps=30, unit='epoch'), or no decay_steps: the fit",
+            )
         self.alpha = check_float("CosineDecay", "alpha", alpha, low=0.0, high=1.0)
 
     def decays_over_the_fit(self) -> bool:
@@ -193,11 +237,13 @@ class CosineDecay(Schedule):
         if not T > 0:
             if t == 0:  # cos(0) = 1 for any horizon
                 return self.learning_rate
-            raise RuntimeError(f"{self!r} decays over the fit, whose length is not known: "
-                               f"{_CONFIGURE}")
+            raise RuntimeError(
+                f"{self!r} decays over the fit, whose length is not known: {_CONFIGURE}"
+            )
         frac = min(t, T) / T
-        return self.learning_rate * (self.alpha + (1 - self.alpha) * 0.5 *
-                                     (1 + math.cos(math.pi * frac)))
+        return self.learning_rate * (
+            self.alpha + (1 - self.alpha) * 0.5 * (1 + math.cos(math.pi * frac))
+        )
 
 
 @SCHEDULES.register("linear_warmup", aliases=("warmup",))
@@ -208,12 +254,21 @@ class LinearWarmup(Schedule):
     References: Goyal et al., "Accurate, Large Minibatch SGD" (2017).
     """
 
-    def __init__(self, learning_rate: float, warmup_steps: int | None = None, after: Any = None,
-                 unit: str | None = None):
+    def __init__(
+        self,
+        learning_rate: float,
+        warmup_steps: int | None = None,
+        after: Any = None,
+        unit: str | None = None,
+    ):
         self.learning_rate = _lr("LinearWarmup", learning_rate)
         self.warmup_steps, self.unit = _period(
-            "LinearWarmup", "warmup_steps", warmup_steps, unit,
-            "LinearWarmup(0.1, warmup_steps=5, unit='epoch', after=...)")
+            "LinearWarmup",
+            "warmup_steps",
+            warmup_steps,
+            unit,
+            "LinearWarmup(0.1, warmup_steps=5, unit='epoch', after=...)",
+        )
         self.after = None if after is None else get_schedule(after)
 
     def decays_over_the_fit(self) -> bool:
@@ -230,8 +285,11 @@ class LinearWarmup(Schedule):
         return self.after.at_step(step - offset, steps_per_epoch, rest)
 
     def get_config(self) -> dict[str, Any]:
-        config = {"learning_rate": self.learning_rate, "warmup_steps": self.warmup_steps,
-                  "unit": self.unit}
+        config = {
+            "learning_rate": self.learning_rate,
+            "warmup_steps": self.warmup_steps,
+            "unit": self.unit,
+        }
         if self.after is not None:
             config["after"] = serialize_schedule(self.after)
         return config
@@ -246,11 +304,15 @@ def get_schedule(spec: Any, defaults: Mapping[str, Any] | None = None) -> Schedu
     if isinstance(spec, Schedule):
         return spec
     if callable(spec) and not isinstance(spec, (str, Mapping)):
-        raise TypeError(f"schedule {spec!r}: use a mlplab.optim.schedules.Schedule subclass so it "
-                        "can be saved and rebuilt")
+        raise TypeError(
+            f"schedule {spec!r}: use a mlplab.optim.schedules.Schedule subclass so it "
+            "can be saved and rebuilt"
+        )
     if not isinstance(spec, (str, Mapping)):
-        raise TypeError(f"learning_rate: expected a number, a Schedule, a schedule name or "
-                        f"{{'name': ..., 'config': {{...}}}}, got {spec!r}")
+        raise TypeError(
+            f"learning_rate: expected a number, a Schedule, a schedule name or "
+            f"{{'name': ..., 'config': {{...}}}}, got {spec!r}"
+        )
     try:
         name, config = split_spec("schedule", spec)
         cls = SCHEDULES.get(name)
@@ -265,5 +327,7 @@ def get_schedule(spec: Any, defaults: Mapping[str, Any] | None = None) -> Schedu
 
 
 def serialize_schedule(schedule: Schedule) -> dict[str, Any]:
-    return {"name": SCHEDULES.name_of(type(schedule)) or type(schedule).__name__,
-            "config": schedule.get_config()}
+    return {
+        "name": SCHEDULES.name_of(type(schedule)) or type(schedule).__name__,
+        "config": schedule.get_config(),
+    }

@@ -9,10 +9,12 @@ the callbacks, and ``callback(w, value)`` returning True stops the solver.
 Solvers run on the host in NumPy float64, as scikit-learn's ``lbfgs`` solver does; the
 objective casts ``w`` to the model's dtype. They never see a layer.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,6 +34,7 @@ class Solver(NamedTuple):
     ``minimize(objective, w0, state, *, max_iter, callback) -> (w, state, message)`` runs at most
     ``max_iter`` iterations from ``w0``. ``spec`` (``{"name", "config"}``) rebuilds it by name.
     """
+
     init: Callable[[Params], Any]
     minimize: Callable[..., tuple[np.ndarray, Any, str]]
     spec: dict | None = None
@@ -41,8 +44,9 @@ def _n_params(params: Params) -> int:
     return sum(math.prod(p.shape) for p in params.values())
 
 
-def hessian_by_differences(objective: Objective, w: np.ndarray, *,
-                           eps: float | None = None) -> np.ndarray:
+def hessian_by_differences(
+    objective: Objective, w: np.ndarray, *, eps: float | None = None
+) -> np.ndarray:
     """The Hessian of ``objective`` at ``w`` from central differences of its gradient.
 
     Column j is (g(w + h_j e_j) - g(w - h_j e_j)) / (2 h_j), h_j = eps (1 + |w_j|), then the
@@ -80,8 +84,13 @@ def _newton_direction(H: np.ndarray, g: np.ndarray, damping: float) -> np.ndarra
     return -(Q @ ((Q.T @ g) / np.maximum(np.abs(lam) + damping, floor)))
 
 
-def newton(learning_rate: float = 1.0, damping: float = 0.0, max_params: int = 2000,
-           gtol: float = 1e-10, c1: float = 1e-4) -> Solver:
+def newton(
+    learning_rate: float = 1.0,
+    damping: float = 0.0,
+    max_params: int = 2000,
+    gtol: float = 1e-10,
+    c1: float = 1e-4,
+) -> Solver:
     """Damped Newton's method with the full Hessian of the loss over all parameters.
 
     Direction d = -(|H| + lambda I)^-1 g, where |H| takes the absolute value of each eigenvalue
@@ -98,13 +107,15 @@ def newton(learning_rate: float = 1.0, damping: float = 0.0, max_params: int = 2
     Dauphin et al., "Identifying and attacking the saddle point problem in high-dimensional
     non-convex optimization" (NeurIPS 2014).
     """
-    learning_rate = check_float("newton", "learning_rate", learning_rate, low=0.0,
-                                low_inclusive=False)
+    learning_rate = check_float(
+        "newton", "learning_rate", learning_rate, low=0.0, low_inclusive=False
+    )
     damping = check_float("newton", "damping", damping, low=0.0)
     max_params = check_positive_int("newton", "max_params", max_params)
     gtol = check_float("newton", "gtol", gtol, low=0.0)
-    c1 = check_float("newton", "c1", c1, low=0.0, high=0.5, low_inclusive=False,
-                     high_inclusive=False)
+    c1 = check_float(
+        "newton", "c1", c1, low=0.0, high=0.5, low_inclusive=False, high_inclusive=False
+    )
 
     def init(params):
         P = _n_params(params)
@@ -113,7 +124,8 @@ def newton(learning_rate: float = 1.0, damping: float = 0.0, max_params: int = 2
                 f"newton: the model has {P} parameters, above max_params={max_params}; its "
                 f"Hessian would hold {P}x{P} floats ({P * P * 8 / 2**20:.0f} MiB) and cost "
                 f"{2 * P} backprops per step. Use 'lbfgs' for larger networks, or raise "
-                "max_params if you mean it")
+                "max_params if you mean it"
+            )
         return {"step": 0}
 
     def minimize(objective, w0, state, *, max_iter, callback):
@@ -142,13 +154,25 @@ def newton(learning_rate: float = 1.0, damping: float = 0.0, max_params: int = 2
                 return w, state, "stopped by a callback"
         return w, state, f"stopped: reached max_iter={max_iter}"
 
-    return Solver(init, minimize, {"name": "newton", "config": {
-        "learning_rate": learning_rate, "damping": damping, "max_params": max_params,
-        "gtol": gtol, "c1": c1}})
+    return Solver(
+        init,
+        minimize,
+        {
+            "name": "newton",
+            "config": {
+                "learning_rate": learning_rate,
+                "damping": damping,
+                "max_params": max_params,
+                "gtol": gtol,
+                "c1": c1,
+            },
+        },
+    )
 
 
-def lbfgs(memory: int = 10, gtol: float = 1e-5, ftol: float = 2.220446049250313e-09,
-          max_fun: int = 15000) -> Solver:
+def lbfgs(
+    memory: int = 10, gtol: float = 1e-5, ftol: float = 2.220446049250313e-09, max_fun: int = 15000
+) -> Solver:
     """Limited-memory BFGS through ``scipy.optimize.minimize(method="L-BFGS-B")``, as in
     scikit-learn's ``lbfgs`` solver: each iteration is one epoch for the callbacks.
 
@@ -181,11 +205,27 @@ def lbfgs(memory: int = 10, gtol: float = 1e-5, ftol: float = 2.220446049250313e
             f, g = objective(w)
             return f, np.asarray(g, dtype=np.float64)
 
-        result = scipy_minimize(fun, np.asarray(w0, dtype=np.float64), jac=True,
-                                method="L-BFGS-B", callback=on_iteration,
-                                options={"maxcor": memory, "gtol": gtol, "ftol": ftol,
-                                         "maxiter": max_iter, "maxfun": max_fun})
+        result = scipy_minimize(
+            fun,
+            np.asarray(w0, dtype=np.float64),
+            jac=True,
+            method="L-BFGS-B",
+            callback=on_iteration,
+            options={
+                "maxcor": memory,
+                "gtol": gtol,
+                "ftol": ftol,
+                "maxiter": max_iter,
+                "maxfun": max_fun,
+            },
+        )
         return result.x, {"step": steps[0]}, str(result.message)
 
-    return Solver(init, minimize, {"name": "lbfgs", "config": {
-        "memory": memory, "gtol": gtol, "ftol": ftol, "max_fun": max_fun}})
+    return Solver(
+        init,
+        minimize,
+        {
+            "name": "lbfgs",
+            "config": {"memory": memory, "gtol": gtol, "ftol": ftol, "max_fun": max_fun},
+        },
+    )

@@ -17,6 +17,7 @@ range, where x86 arithmetic is ~100 times slower. Every :data:`FLUSH_EVERY` upda
 transforms set state entries below ``tiny * 2^24`` in magnitude to 0 (:func:`flush_tiny`;
 float32: below 2e-31, which changes no update). It is part of the rule, so both paths do it.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,7 @@ FLUSH_EVERY = 16
 
 def flush_threshold(xp: Any, dtype: Any) -> float:
     """The magnitude below which :func:`flush_tiny` sets state to 0: tiny * 2^24 of ``dtype``."""
-    return float(xp.finfo(dtype).smallest_normal) * 2.0 ** 24
+    return float(xp.finfo(dtype).smallest_normal) * 2.0**24
 
 
 def flush_tiny(a: Array) -> Array:
@@ -62,8 +63,9 @@ def _check_eps(owner: str, eps: Any) -> float:
     """eps > 0: it keeps a zero gradient (or second moment) from giving 0 / 0 = NaN."""
     eps = check_float(owner, "eps", eps)
     if not eps > 0:
-        raise ValueError(f"{owner}: eps must be > 0 (with eps=0 a zero gradient gives 0/0 = NaN), "
-                         f"got {eps=}")
+        raise ValueError(
+            f"{owner}: eps must be > 0 (with eps=0 a zero gradient gives 0/0 = NaN), got {eps=}"
+        )
     return eps
 
 
@@ -82,8 +84,8 @@ def scale_by_learning_rate(learning_rate: float) -> Transform:
 
 
 class TraceState(NamedTuple):
-    t: int              # updates so far
-    velocity: Params    # v, same keys as the parameters
+    t: int  # updates so far
+    velocity: Params  # v, same keys as the parameters
 
 
 def trace(decay: float, nesterov: bool = False) -> Transform:
@@ -107,7 +109,7 @@ def trace(decay: float, nesterov: bool = False) -> Transform:
 
 
 class AdagradState(NamedTuple):
-    sum_sq: Params      # G, the running sum of g^2
+    sum_sq: Params  # G, the running sum of g^2
 
 
 def scale_by_adagrad(eps: float = 1e-7) -> Transform:
@@ -130,7 +132,7 @@ def scale_by_adagrad(eps: float = 1e-7) -> Transform:
 
 class RmsState(NamedTuple):
     t: int
-    mean_sq: Params     # E[g^2], the running average of g^2
+    mean_sq: Params  # E[g^2], the running average of g^2
 
 
 def scale_by_rms(rho: float = 0.9, eps: float = 1e-8) -> Transform:
@@ -155,8 +157,8 @@ def scale_by_rms(rho: float = 0.9, eps: float = 1e-8) -> Transform:
 
 class AdadeltaState(NamedTuple):
     t: int
-    mean_sq: Params         # E[g^2]
-    mean_sq_delta: Params   # E[d^2], the running average of the squared steps
+    mean_sq: Params  # E[g^2]
+    mean_sq_delta: Params  # E[d^2], the running average of the squared steps
 
 
 def scale_by_adadelta(rho: float = 0.95, eps: float = 1e-6) -> Transform:
@@ -173,8 +175,9 @@ def scale_by_adadelta(rho: float = 0.95, eps: float = 1e-6) -> Transform:
 
     def update(grads, state, params=None):
         E = {k: rho * state.mean_sq[k] + (1 - rho) * g * g for k, g in grads.items()}
-        d = {k: _sqrt(state.mean_sq_delta[k] + eps) / _sqrt(E[k] + eps) * g
-             for k, g in grads.items()}
+        d = {
+            k: _sqrt(state.mean_sq_delta[k] + eps) / _sqrt(E[k] + eps) * g for k, g in grads.items()
+        }
         D = {k: rho * state.mean_sq_delta[k] + (1 - rho) * d[k] * d[k] for k in grads}
         t = state.t + 1
         return d, AdadeltaState(t, _flushed(t, E), _flushed(t, D))
@@ -183,9 +186,9 @@ def scale_by_adadelta(rho: float = 0.95, eps: float = 1e-6) -> Transform:
 
 
 class AdamState(NamedTuple):
-    t: int              # updates so far
-    m: Params           # first moment, same keys as the parameters
-    v: Params           # second moment
+    t: int  # updates so far
+    m: Params  # first moment, same keys as the parameters
+    v: Params  # second moment
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Transform:
@@ -209,7 +212,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tran
         t = state.t + 1
         m = {k: b1 * state.m[k] + (1 - b1) * g for k, g in grads.items()}
         v = {k: b2 * state.v[k] + (1 - b2) * g * g for k, g in grads.items()}
-        c1, c2 = 1 - b1 ** t, math.sqrt(1 - b2 ** t)  # bias corrections (Python floats)
+        c1, c2 = 1 - b1**t, math.sqrt(1 - b2**t)  # bias corrections (Python floats)
         a_t, eps_t = c2 / c1, eps * c2  # m_hat / (sqrt(v_hat) + eps) = a_t m / (sqrt(v) + eps_t)
         u = {k: a_t * m[k] / (_sqrt(v[k]) + eps_t) for k in grads}
         return u, AdamState(t, _flushed(t, m), _flushed(t, v))

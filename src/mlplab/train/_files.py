@@ -1,5 +1,6 @@
 """Atomic file replacement: a reader (or a process killed mid-write) sees the old file or the
 new one, never a mix; used by checkpoints."""
+
 from __future__ import annotations
 
 import contextlib
@@ -8,18 +9,22 @@ import os
 import secrets
 import socket
 import stat
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
 _TEMP = ".tmp-"
 _NAME_MAX = 200  # of the target's name inside a temp name (file names stop at 255 bytes)
 
-_KINDS = ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO (named pipe)"),
-          (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
-          (stat.S_ISSOCK, "socket"))
+_KINDS = (
+    (stat.S_ISDIR, "directory"),
+    (stat.S_ISFIFO, "FIFO (named pipe)"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISSOCK, "socket"),
+)
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], *,
-                 owner: str) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], *, owner: str) -> None:
     """Call ``write(f)`` on a temporary file beside ``path``, then rename it over ``path``.
 
     A symlink is followed: the link stays and its target gets the new content. A target that
@@ -55,8 +60,10 @@ def _regular_target(path: str, owner: str) -> str:
         return target
     kind = file_kind(mode)
     if kind != "regular file":
-        raise ValueError(f"{owner}: {path!r} is a {kind}, not a regular file; refusing to "
-                         "replace it (give the path of a file)")
+        raise ValueError(
+            f"{owner}: {path!r} is a {kind}, not a regular file; refusing to "
+            "replace it (give the path of a file)"
+        )
     return target
 
 
@@ -82,8 +89,9 @@ def _create_temp(folder: str, name: str) -> tuple[str, int]:
     kernel applies the umask (``tempfile.mkstemp`` would always give 0o600)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        tmp = os.path.join(folder, f"{_temp_prefix(name)}{os.getpid()}.{_host_tag()}."
-                                   f"{secrets.token_hex(4)}")
+        tmp = os.path.join(
+            folder, f"{_temp_prefix(name)}{os.getpid()}.{_host_tag()}.{secrets.token_hex(4)}"
+        )
         try:
             return tmp, os.open(tmp, flags, 0o666)
         except FileExistsError:  # a name clash (2^-32): draw another
@@ -101,9 +109,13 @@ def _remove_stale_temps(folder: str, name: str) -> None:
     for entry in entries:
         if not entry.startswith(prefix):
             continue
-        pid, _, rest = entry[len(prefix):].partition(".")
-        if (pid.isdigit() and rest.startswith(host + ".") and int(pid) != os.getpid()
-                and not _alive(int(pid))):
+        pid, _, rest = entry[len(prefix) :].partition(".")
+        if (
+            pid.isdigit()
+            and rest.startswith(host + ".")
+            and int(pid) != os.getpid()
+            and not _alive(int(pid))
+        ):
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(folder, entry))
 

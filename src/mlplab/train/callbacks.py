@@ -4,6 +4,7 @@ Epoch logs are dicts of Python floats: ``loss``, ``accuracy`` (classification), 
 ``val_accuracy`` (with validation data), ``penalty`` (with regularizers), ``lr``, ``time``.
 Batch logs carry ``loss`` as a 0-d array (convert only when needed) and ``size``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,6 +26,7 @@ class TrainingDiverged(UserWarning):
 class Callback:
     """Base class. ``log_keys``: the keys a callback adds to the epoch logs (so that callbacks
     monitoring them are checked before the first epoch)."""
+
     trainer: Any = None
     log_keys: tuple[str, ...] = ()
 
@@ -85,8 +87,10 @@ class _Monitor(Callback):
     def _check_monitor(self, keys: list[str]) -> None:
         if self.monitor in keys:
             return
-        msg = (f"{type(self).__name__}: monitor={self.monitor!r} is not logged by this fit; "
-               f"its epoch logs are {keys}")
+        msg = (
+            f"{type(self).__name__}: monitor={self.monitor!r} is not logged by this fit; "
+            f"its epoch logs are {keys}"
+        )
         no_validation = self.monitor.startswith("val_") and "val_loss" not in keys
         if no_validation:  # suggesting the training loss instead would change what is watched
             msg += "; val_* keys need fit(..., validation_data=(X_val, y_val))"
@@ -97,8 +101,10 @@ class _Monitor(Callback):
 
     def _value(self, logs):
         if self.monitor not in logs:
-            raise ValueError(f"{type(self).__name__}: monitor={self.monitor!r} is not logged; "
-                             f"logged: {sorted(logs)} (val_* needs validation_data)")
+            raise ValueError(
+                f"{type(self).__name__}: monitor={self.monitor!r} is not logged; "
+                f"logged: {sorted(logs)} (val_* needs validation_data)"
+            )
         return logs[self.monitor]
 
     def _improved(self, value: float) -> bool:
@@ -115,8 +121,14 @@ class EarlyStopping(_Monitor):
     not improve for 5 epochs after epoch 12 (best 0.231); weights restored to the end of epoch
     12", and ``trainer.history.best_epoch`` names the restored epoch (0-based)."""
 
-    def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 5,
-                 min_delta: float = 0.0, restore_best: bool = True):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        restore_best: bool = True,
+    ):
         super().__init__(monitor, mode, min_delta)
         self.patience = check_positive_int("EarlyStopping", "patience", patience, minimum=0)
         self.restore_best = restore_best
@@ -154,23 +166,27 @@ class EarlyStopping(_Monitor):
             trainer.stop_reason = f"early stopping: {why}; {weights}"
         elif restore and (self.best_epoch is None or self.best_epoch + 1 != trainer.epoch):
             note = f"EarlyStopping: {weights} ({best})"  # the epochs ran out, or it diverged
-            trainer.stop_reason = (note if trainer.stop_reason is None
-                                   else f"{trainer.stop_reason} Then {note}")
+            trainer.stop_reason = (
+                note if trainer.stop_reason is None else f"{trainer.stop_reason} Then {note}"
+            )
 
     def _explain(self, restored: bool, last: int) -> tuple[str, str, str]:
         """(why training stopped, which weights the model holds, the best value) in words;
         epochs are counted from 1, as the progress lines print them (``last``: epochs run)."""
         kept = f"the weights of the last epoch ({last}) are kept"
         if self.best_epoch is None:  # no epoch beat the start (NaN values, a subclass's best)
-            return (f"no epoch improved {self.monitor} in {self.wait} epochs",
-                    "weights restored to the start of this fit" if restored else kept,
-                    f"no epoch improved {self.monitor}")
+            return (
+                f"no epoch improved {self.monitor} in {self.wait} epochs",
+                "weights restored to the start of this fit" if restored else kept,
+                f"no epoch improved {self.monitor}",
+            )
         by = f" by more than min_delta={self.min_delta:g}" if self.min_delta else ""
-        return (f"{self.monitor} did not improve{by} for {self.wait} epochs after epoch "
-                f"{self.best_epoch + 1} (best {self.best:.4g})",
-                f"weights restored to the end of epoch {self.best_epoch + 1}" if restored
-                else kept,
-                f"best {self.monitor} {self.best:.4g}; the last epoch run was {last}")
+        return (
+            f"{self.monitor} did not improve{by} for {self.wait} epochs after epoch "
+            f"{self.best_epoch + 1} (best {self.best:.4g})",
+            f"weights restored to the end of epoch {self.best_epoch + 1}" if restored else kept,
+            f"best {self.monitor} {self.best:.4g}; the last epoch run was {last}",
+        )
 
 
 class ReduceLROnPlateau(_Monitor):
@@ -182,12 +198,26 @@ class ReduceLROnPlateau(_Monitor):
     stop_at_min_lr=True)``.
     """
 
-    def __init__(self, monitor: str = "val_loss", mode: str = "auto", factor: float = 0.5,
-                 patience: int = 5, min_delta: float = 0.0, min_lr: float = 0.0,
-                 stop_at_min_lr: bool = False):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        factor: float = 0.5,
+        patience: int = 5,
+        min_delta: float = 0.0,
+        min_lr: float = 0.0,
+        stop_at_min_lr: bool = False,
+    ):
         super().__init__(monitor, mode, min_delta)
-        self.factor = check_float("ReduceLROnPlateau", "factor", factor, low=0.0, high=1.0,
-                                  low_inclusive=False, high_inclusive=False)
+        self.factor = check_float(
+            "ReduceLROnPlateau",
+            "factor",
+            factor,
+            low=0.0,
+            high=1.0,
+            low_inclusive=False,
+            high_inclusive=False,
+        )
         self.patience = check_positive_int("ReduceLROnPlateau", "patience", patience, minimum=0)
         self.min_lr = check_float("ReduceLROnPlateau", "min_lr", min_lr, low=0.0)
         self.stop_at_min_lr = stop_at_min_lr
@@ -200,11 +230,16 @@ class ReduceLROnPlateau(_Monitor):
     def on_train_begin(self, trainer):
         if current_learning_rate(trainer.opt_state) is None:
             name = (trainer.optimizer.spec or {}).get("name", "this optimizer")
-            raise ValueError(f"ReduceLROnPlateau: {name!r} has no learning rate to reduce "
-                             "(full-batch solvers choose their own step); remove the callback")
+            raise ValueError(
+                f"ReduceLROnPlateau: {name!r} has no learning rate to reduce "
+                "(full-batch solvers choose their own step); remove the callback"
+            )
         # the rate is an injected hyperparameter of the optimizer state; a schedule's is refused
-        set_hyperparams(trainer.opt_state, "ReduceLROnPlateau",
-                        learning_rate=current_learning_rate(trainer.opt_state))
+        set_hyperparams(
+            trainer.opt_state,
+            "ReduceLROnPlateau",
+            learning_rate=current_learning_rate(trainer.opt_state),
+        )
         super().on_train_begin(trainer)
 
     def on_epoch_end(self, epoch, logs):
@@ -223,8 +258,9 @@ class ReduceLROnPlateau(_Monitor):
                     return
                 new = self.min_lr
             if lr > 0 and new < lr:
-                self.trainer.opt_state = set_hyperparams(self.trainer.opt_state,
-                                                         "ReduceLROnPlateau", learning_rate=new)
+                self.trainer.opt_state = set_hyperparams(
+                    self.trainer.opt_state, "ReduceLROnPlateau", learning_rate=new
+                )
 
 
 class TerminateOnNaN(Callback):
@@ -244,24 +280,33 @@ class TerminateOnNaN(Callback):
 def _check_writable(owner: str, path: str, example: str) -> None:
     """A path a callback will write must fail before the first epoch, not after a whole one."""
     if os.path.exists(path) and not os.path.isfile(path):
-        raise ValueError(f"{owner}: path={path!r} exists and is not a regular file (a folder, "
-                         f"device or pipe); give a file path such as "
-                         f"{os.path.join(path, example)!r}")
+        raise ValueError(
+            f"{owner}: path={path!r} exists and is not a regular file (a folder, "
+            f"device or pipe); give a file path such as "
+            f"{os.path.join(path, example)!r}"
+        )
     folder = os.path.dirname(os.path.abspath(path))
     try:  # the real test: root passes os.access on read-only file systems
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as e:
-        raise ValueError(f"{owner}: cannot write path={path!r}: its folder {folder!r} is "
-                         f"missing or not writable ({e})") from None
+        raise ValueError(
+            f"{owner}: cannot write path={path!r}: its folder {folder!r} is "
+            f"missing or not writable ({e})"
+        ) from None
 
 
 class ModelCheckpoint(_Monitor):
     """Save a checkpoint each epoch, or only when ``monitor`` improves (``save_best_only``).
     The path and the monitor are checked before the first epoch."""
 
-    def __init__(self, path: str | os.PathLike, monitor: str = "val_loss", mode: str = "auto",
-                 save_best_only: bool = True):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        save_best_only: bool = True,
+    ):
         super().__init__(monitor, mode, 0.0)
         self.path, self.save_best_only = os.fspath(path), save_best_only
 
@@ -326,8 +371,13 @@ class ProgressBar(Callback):
     def on_epoch_begin(self, epoch):
         if self._tty():
             from tqdm.auto import tqdm
-            self._bar = tqdm(total=self.trainer.n_batches, desc=f"epoch {epoch + 1}",
-                             leave=False, file=self.stream or sys.stderr)
+
+            self._bar = tqdm(
+                total=self.trainer.n_batches,
+                desc=f"epoch {epoch + 1}",
+                leave=False,
+                file=self.stream or sys.stderr,
+            )
 
     def on_batch_end(self, step, logs):
         if self._bar is not None:
@@ -337,8 +387,11 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        print(format_logs(epoch, self.trainer.end_epoch, logs), file=self.stream or sys.stdout,
-              flush=True)
+        print(
+            format_logs(epoch, self.trainer.end_epoch, logs),
+            file=self.stream or sys.stdout,
+            flush=True,
+        )
 
     def on_train_end(self, logs):
         if self._bar is not None:  # the epoch that diverged never ended

@@ -7,6 +7,7 @@ the JSON declares (built shape-only, allocating nothing) and against the trainer
 state before anything is decompressed, so a small file cannot force a huge allocation; and a
 trainer is changed only after the whole checkpoint has been checked and read.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,16 +79,21 @@ def save_checkpoint(path: str | os.PathLike, trainer, *, extra: dict | None = No
     opt_arrays, scalars = _flatten(trainer.opt_state)
     arrays.update({f"opt/{k}": v for k, v in opt_arrays.items()})
     meta = {
-        "format": FORMAT, "version": VERSION,
-        "model": model.get_config(), "in_features": model.in_features,
+        "format": FORMAT,
+        "version": VERSION,
+        "model": model.get_config(),
+        "in_features": model.in_features,
         "dtype": str(np.dtype(to_numpy(next(iter(model.params().values()))).dtype)),
         "loss": {"name": trainer.loss.name, "config": trainer.loss.get_config()},
-        "optimizer": trainer.optimizer.spec, "opt_scalars": scalars,
-        "epoch": trainer.epoch, "step": trainer.step,
+        "optimizer": trainer.optimizer.spec,
+        "opt_scalars": scalars,
+        "epoch": trainer.epoch,
+        "step": trainer.step,
         "rng": trainer.rng.bit_generator.state,
         "augment_rng": trainer.augment_rng.bit_generator.state,
         "layer_rngs": [g.bit_generator.state for g in model.generators()],
-        "history": trainer.history.history, "history_epochs": trainer.history.epoch,
+        "history": trainer.history.history,
+        "history_epochs": trainer.history.epoch,
         "extra": extra or {},
     }
     arrays["meta"] = np.array(json.dumps(meta))
@@ -97,11 +103,12 @@ def save_checkpoint(path: str | os.PathLike, trainer, *, extra: dict | None = No
 # -- reading: the file's structure --------------------------------------------------------------
 class _Entry(NamedTuple):
     """One array of the file as its ``.npy`` header declares it."""
-    member: str        # the zip member's name
+
+    member: str  # the zip member's name
     shape: tuple
     dtype: np.dtype
     fortran: bool
-    offset: int        # bytes of header before the data
+    offset: int  # bytes of header before the data
 
 
 def _bad(path: str, field: str, what: str, value: Any) -> ValueError:
@@ -121,11 +128,14 @@ def _read_header(f: IO[bytes], path: str, key: str, member: str) -> _Entry:
             raise ValueError(f".npy format version {version} is not one mlplab writes")
         offset = f.tell()
     except _ERRORS as e:
-        raise ValueError(f"checkpoint {path!r}: entry {key!r} has no valid .npy header "
-                         f"({e})") from None
+        raise ValueError(
+            f"checkpoint {path!r}: entry {key!r} has no valid .npy header ({e})"
+        ) from None
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
-        raise ValueError(f"checkpoint {path!r}: entry {key!r} has dtype {dtype}; checkpoints "
-                         "hold plain numeric arrays only")
+        raise ValueError(
+            f"checkpoint {path!r}: entry {key!r} has dtype {dtype}; checkpoints "
+            "hold plain numeric arrays only"
+        )
     return _Entry(member, tuple(int(n) for n in shape), dtype, bool(fortran), offset)
 
 
@@ -143,11 +153,12 @@ def _read_array(zf: zipfile.ZipFile, entry: _Entry, path: str, key: str) -> np.n
                 chunk = f.read(min(nbytes - done, _CHUNK))
                 if not chunk:
                     break
-                view[done:done + len(chunk)] = chunk
+                view[done : done + len(chunk)] = chunk
                 done += len(chunk)
             if done != nbytes or f.read(1):  # reading to the end also checks the CRC
-                raise ValueError(f"entry {key!r} does not hold the {nbytes} bytes its header "
-                                 "declares")
+                raise ValueError(
+                    f"entry {key!r} does not hold the {nbytes} bytes its header declares"
+                )
     except _ERRORS as e:
         raise ValueError(f"checkpoint {path!r} is truncated or corrupt ({e})") from None
     order: Literal["C", "F"] = "F" if entry.fortran else "C"
@@ -161,11 +172,15 @@ def _entries(zf: zipfile.ZipFile, path: str) -> dict[str, _Entry]:
     for info in zf.infolist():
         key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
         if key in entries or key + ".npy" != info.filename:
-            raise ValueError(f"checkpoint {path!r}: entry {info.filename!r} is "
-                             f"{'repeated' if key in entries else 'not a .npy array'}")
+            raise ValueError(
+                f"checkpoint {path!r}: entry {info.filename!r} is "
+                f"{'repeated' if key in entries else 'not a .npy array'}"
+            )
         if key == "meta" and info.file_size > MAX_META_BYTES:
-            raise ValueError(f"checkpoint {path!r}: entry 'meta' is {info.file_size} bytes, "
-                             f"more than the {MAX_META_BYTES} a checkpoint's JSON may take")
+            raise ValueError(
+                f"checkpoint {path!r}: entry 'meta' is {info.file_size} bytes, "
+                f"more than the {MAX_META_BYTES} a checkpoint's JSON may take"
+            )
         try:
             with zf.open(info) as f:
                 entry = _read_header(f, path, key, info.filename)
@@ -175,9 +190,11 @@ def _entries(zf: zipfile.ZipFile, path: str) -> dict[str, _Entry]:
             raise ValueError(f"checkpoint {path!r} is truncated or corrupt ({e})") from None
         size = entry.offset + math.prod(entry.shape) * entry.dtype.itemsize
         if size != info.file_size:
-            raise ValueError(f"checkpoint {path!r}: entry {key!r} is {info.file_size} bytes "
-                             f"uncompressed, but its header ({entry.dtype} {entry.shape}) "
-                             f"implies {size}")
+            raise ValueError(
+                f"checkpoint {path!r}: entry {key!r} is {info.file_size} bytes "
+                f"uncompressed, but its header ({entry.dtype} {entry.shape}) "
+                f"implies {size}"
+            )
         entries[key] = entry
     return entries
 
@@ -187,8 +204,10 @@ def _read_meta(zf: zipfile.ZipFile, entries: dict, path: str) -> dict:
         raise ValueError(f"checkpoint {path!r} is not an mlplab checkpoint (no 'meta' entry)")
     entry = entries["meta"]
     if entry.dtype.kind != "U" or entry.shape != ():
-        raise ValueError(f"checkpoint {path!r}: entry 'meta' must be a JSON string, got "
-                         f"{entry.dtype} {entry.shape}")
+        raise ValueError(
+            f"checkpoint {path!r}: entry 'meta' must be a JSON string, got "
+            f"{entry.dtype} {entry.shape}"
+        )
     text = str(_read_array(zf, entry, path, "meta")[()])
     try:
         meta = json.loads(text)
@@ -197,14 +216,18 @@ def _read_meta(zf: zipfile.ZipFile, entries: dict, path: str) -> dict:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"checkpoint {path!r} is not an mlplab checkpoint")
     if meta.get("version") == 2:
-        raise ValueError(f"checkpoint {path!r} has format version 2, whose optimizer state "
-                         f"(Adam's undivided moment sums m_sum, v_sum and the learning-rate "
-                         f"multiplier) this mlplab no longer reads; it reads version {VERSION}. "
-                         "Resume it with the mlplab that wrote it (before issue 12), or start a "
-                         "new run from its weights")
+        raise ValueError(
+            f"checkpoint {path!r} has format version 2, whose optimizer state "
+            f"(Adam's undivided moment sums m_sum, v_sum and the learning-rate "
+            f"multiplier) this mlplab no longer reads; it reads version {VERSION}. "
+            "Resume it with the mlplab that wrote it (before issue 12), or start a "
+            "new run from its weights"
+        )
     if meta.get("version") != VERSION:
-        raise ValueError(f"checkpoint {path!r} has format version {meta.get('version')}; this "
-                         f"mlplab reads version {VERSION}")
+        raise ValueError(
+            f"checkpoint {path!r} has format version {meta.get('version')}; this "
+            f"mlplab reads version {VERSION}"
+        )
     _check_meta(meta, path)
     return meta
 
@@ -221,8 +244,20 @@ def _is_number(v: Any) -> bool:
 def _check_meta(meta: dict, path: str) -> None:
     """Every field the loaders use has the right type, so errors name the field, not a
     KeyError or a NumPy TypeError deep inside."""
-    required = ("model", "in_features", "dtype", "loss", "opt_scalars", "epoch", "step", "rng",
-                "augment_rng", "layer_rngs", "history", "history_epochs")
+    required = (
+        "model",
+        "in_features",
+        "dtype",
+        "loss",
+        "opt_scalars",
+        "epoch",
+        "step",
+        "rng",
+        "augment_rng",
+        "layer_rngs",
+        "history",
+        "history_epochs",
+    )
     for field in required:
         if field not in meta:
             raise ValueError(f"checkpoint {path!r}: field {field!r} is missing")
@@ -239,7 +274,8 @@ def _check_meta(meta: dict, path: str) -> None:
         if not _is_int(meta[field]) or meta[field] < 0:
             raise _bad(path, field, "an int >= 0", meta[field])
     if not isinstance(meta["layer_rngs"], list) or not all(
-            isinstance(s, dict) for s in meta["layer_rngs"]):
+        isinstance(s, dict) for s in meta["layer_rngs"]
+    ):
         raise _bad(path, "layer_rngs", "a list of generator states", meta["layer_rngs"])
     for key, value in meta["opt_scalars"].items():
         if not _is_number(value):
@@ -254,8 +290,9 @@ def _check_meta(meta: dict, path: str) -> None:
         try:
             build(meta[field])
         except (TypeError, ValueError, KeyError) as e:
-            raise ValueError(f"checkpoint {path!r}: field {field!r} does not describe a valid "
-                             f"{field} ({e})") from None
+            raise ValueError(
+                f"checkpoint {path!r}: field {field!r} does not describe a valid {field} ({e})"
+            ) from None
 
 
 # -- reading: the declared architecture, shape-only -------------------------------------------
@@ -267,6 +304,7 @@ class _Spec(NamedTuple):
 class _ShapeOnly:
     """An array namespace whose arrays are only a shape and a dtype (like PyTorch's "meta"
     device): building a model on it lists every array's shape without allocating any."""
+
     float32, float64 = np.dtype("float32"), np.dtype("float64")
 
     @staticmethod
@@ -307,13 +345,18 @@ def _declared_arrays(meta: dict, path: str) -> dict[str, _Spec] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the symmetry warning of the zeros initializer
-            model.build(meta["in_features"], rng=np.random.default_rng(0), dtype=meta["dtype"],
-                        xp=_ShapeOnly())
+            model.build(
+                meta["in_features"],
+                rng=np.random.default_rng(0),
+                dtype=meta["dtype"],
+                xp=_ShapeOnly(),
+            )
             arrays = {**model.params(), **model.buffers()}
     except Exception as e:  # noqa: BLE001
         if all(type(o).__module__.startswith("mlplab.") for o in built_here):
-            raise ValueError(f"checkpoint {path!r}: fields 'model' and 'in_features' do not "
-                             f"build ({e})") from None
+            raise ValueError(
+                f"checkpoint {path!r}: fields 'model' and 'in_features' do not build ({e})"
+            ) from None
         return None  # a user's layer: the real build (after this) reports real errors
     return {k: _Spec(tuple(v.shape), np.dtype(v.dtype)) for k, v in arrays.items()}
 
@@ -326,15 +369,18 @@ def _check_state(entries: dict[str, _Entry], meta: dict, path: str) -> None:
     if declared is not None:
         missing, unexpected = sorted(set(declared) - set(state)), sorted(set(state) - set(declared))
         if missing or unexpected:
-            raise ValueError(f"checkpoint {path!r}: the arrays do not match the architecture in "
-                             f"field 'model': missing {missing}, unexpected {unexpected}")
+            raise ValueError(
+                f"checkpoint {path!r}: the arrays do not match the architecture in "
+                f"field 'model': missing {missing}, unexpected {unexpected}"
+            )
     for key, entry in state.items():
         want = declared[key] if declared is not None else _Spec(entry.shape, dtype)
         if entry.shape != want.shape or entry.dtype != want.dtype:
             raise ValueError(
                 f"checkpoint {path!r}: entry 'state/{key}' holds {entry.dtype} {entry.shape}, "
                 f"but fields 'model', 'in_features' and 'dtype' declare {want.dtype} "
-                f"{want.shape}")
+                f"{want.shape}"
+            )
 
 
 class _Checkpoint:
@@ -356,11 +402,14 @@ class _Checkpoint:
         try:
             self.entries = _entries(self.zf, path)
             self.meta = _read_meta(self.zf, self.entries, path)
-            unexpected = [k for k in self.entries
-                          if not (k == "meta" or k.startswith(("state/", "opt/")))]
+            unexpected = [
+                k for k in self.entries if not (k == "meta" or k.startswith(("state/", "opt/")))
+            ]
             if unexpected:
-                raise ValueError(f"checkpoint {path!r}: unexpected entries {unexpected} (a "
-                                 "checkpoint holds 'meta', 'state/...' and 'opt/...')")
+                raise ValueError(
+                    f"checkpoint {path!r}: unexpected entries {unexpected} (a "
+                    "checkpoint holds 'meta', 'state/...' and 'opt/...')"
+                )
             _check_state(self.entries, self.meta, path)
         except BaseException:
             self.zf.close()
@@ -370,7 +419,7 @@ class _Checkpoint:
         return _read_array(self.zf, self.entries[key], self.path, key)
 
     def keys(self, prefix: str) -> list[str]:
-        return [k[len(prefix):] for k in self.entries if k.startswith(prefix)]
+        return [k[len(prefix) :] for k in self.entries if k.startswith(prefix)]
 
     def __enter__(self) -> _Checkpoint:
         return self
@@ -443,26 +492,37 @@ def _read_opt_state(ck: _Checkpoint, template: Any, xp) -> Any:
     scalars = ck.meta["opt_scalars"]
     for key, leaf in want.items():
         if key not in (scalars if isinstance(leaf, (int, float)) else have):
-            raise ValueError(f"checkpoint {path!r}: optimizer state {key!r} is missing; the "
-                             "checkpoint was written for a different optimizer")
+            raise ValueError(
+                f"checkpoint {path!r}: optimizer state {key!r} is missing; the "
+                "checkpoint was written for a different optimizer"
+            )
     unexpected = sorted((set(have) | set(scalars)) - set(want))
     if unexpected:
-        raise ValueError(f"checkpoint {path!r}: optimizer state {unexpected} is not part of the "
-                         "trainer's optimizer; the checkpoint was written for a different "
-                         "optimizer")
+        raise ValueError(
+            f"checkpoint {path!r}: optimizer state {unexpected} is not part of the "
+            "trainer's optimizer; the checkpoint was written for a different "
+            "optimizer"
+        )
     values = {}
     for key, leaf in want.items():
         if isinstance(leaf, (int, float)):
             if not _scalar_fits(leaf, scalars[key]):
-                kind = ("a bool" if isinstance(leaf, bool) else "an int" if isinstance(leaf, int)
-                        else "a number")
+                kind = (
+                    "a bool"
+                    if isinstance(leaf, bool)
+                    else "an int"
+                    if isinstance(leaf, int)
+                    else "a number"
+                )
                 raise _bad(path, f"opt_scalars/{key}", kind, scalars[key])
             values[key] = type(leaf)(scalars[key])
             continue
         entry, shape, dtype = have[key], tuple(leaf.shape), dtype_name(leaf.dtype)
         if entry.shape != shape or entry.dtype.name != dtype:
-            raise ValueError(f"checkpoint {path!r}: optimizer state {key!r} holds {entry.dtype} "
-                             f"{entry.shape}, the trainer's optimizer expects {dtype} {shape}")
+            raise ValueError(
+                f"checkpoint {path!r}: optimizer state {key!r} holds {entry.dtype} "
+                f"{entry.shape}, the trainer's optimizer expects {dtype} {shape}"
+            )
     for key, leaf in want.items():
         if key not in values:
             values[key] = xp.asarray(ck.read(f"opt/{key}"), dtype=leaf.dtype)
@@ -472,8 +532,12 @@ def _read_opt_state(ck: _Checkpoint, template: Any, xp) -> Any:
 def _rebuild(template: Any, prefix: str, values: dict) -> Any:
     """A state shaped like ``template`` (tuples, NamedTuples, dicts) from path-keyed leaves."""
     if hasattr(template, "_fields"):
-        return type(template)(*(_rebuild(s, f"{prefix}{name}/", values)
-                                for name, s in zip(template._fields, template)))
+        return type(template)(
+            *(
+                _rebuild(s, f"{prefix}{name}/", values)
+                for name, s in zip(template._fields, template)
+            )
+        )
     if isinstance(template, tuple):
         return tuple(_rebuild(s, f"{prefix}{i}/", values) for i, s in enumerate(template))
     if isinstance(template, list):
@@ -483,8 +547,9 @@ def _rebuild(template: Any, prefix: str, values: dict) -> Any:
     return values[prefix.rstrip("/")]
 
 
-def _check_generator_state(generator: np.random.Generator, state: Any, path: str,
-                           field: str) -> None:
+def _check_generator_state(
+    generator: np.random.Generator, state: Any, path: str, field: str
+) -> None:
     probe = type(generator.bit_generator)()  # a throwaway: the trainer's stays untouched
     try:
         probe.state = state
@@ -506,18 +571,24 @@ def load_checkpoint(path: str | os.PathLike, trainer) -> None:
 def _plan_restore(ck: _Checkpoint, trainer) -> dict:
     path, meta, model = ck.path, ck.meta, trainer.model
     if model.get_config() != meta["model"]:
-        raise ValueError(f"load_checkpoint: the trainer's model architecture differs from the "
-                         f"checkpoint's (field 'model' of {path!r})")
+        raise ValueError(
+            f"load_checkpoint: the trainer's model architecture differs from the "
+            f"checkpoint's (field 'model' of {path!r})"
+        )
     loss = get_loss(meta["loss"])
     if loss.get_config() != trainer.loss.get_config() or loss.name != trainer.loss.name:
-        raise ValueError(f"load_checkpoint: {path!r} was trained with loss {meta['loss']} "
-                         f"(field 'loss'), the trainer has {trainer.loss.name}")
+        raise ValueError(
+            f"load_checkpoint: {path!r} was trained with loss {meta['loss']} "
+            f"(field 'loss'), the trainer has {trainer.loss.name}"
+        )
     if model.built:
         for field, mine in (("in_features", model.in_features), ("dtype", dtype_name(model.dtype))):
             if mine != meta[field]:
-                raise ValueError(f"load_checkpoint: the checkpoint {path!r} has {field} "
-                                 f"{meta[field]!r} (field {field!r}), the trainer's model has "
-                                 f"{mine!r}")
+                raise ValueError(
+                    f"load_checkpoint: the checkpoint {path!r} has {field} "
+                    f"{meta[field]!r} (field {field!r}), the trainer's model has "
+                    f"{mine!r}"
+                )
         ref_model, xp = model, model.xp
     else:  # a stand-in, built and filled here, so the trainer changes only once all is read
         ref_model, xp = Sequential.from_config(meta["model"]), np
@@ -526,20 +597,31 @@ def _plan_restore(ck: _Checkpoint, trainer) -> dict:
     keys = ck.keys("state/")
     missing, unexpected = sorted(set(targets) - set(keys)), sorted(set(keys) - set(targets))
     if missing or unexpected:
-        raise ValueError(f"load_checkpoint: the weights in {path!r} do not match the trainer's: "
-                         f"missing {missing}, unexpected {unexpected}")
+        raise ValueError(
+            f"load_checkpoint: the weights in {path!r} do not match the trainer's: "
+            f"missing {missing}, unexpected {unexpected}"
+        )
     for key, target in targets.items():
         entry = ck.entries[f"state/{key}"]
         if entry.shape != tuple(target.shape) or entry.dtype.name != dtype_name(target.dtype):
-            raise ValueError(f"load_checkpoint: entry 'state/{key}' of {path!r} holds "
-                             f"{entry.dtype} {entry.shape}, the trainer's model has "
-                             f"{dtype_name(target.dtype)} {tuple(target.shape)}")
+            raise ValueError(
+                f"load_checkpoint: entry 'state/{key}' of {path!r} holds "
+                f"{entry.dtype} {entry.shape}, the trainer's model has "
+                f"{dtype_name(target.dtype)} {tuple(target.shape)}"
+            )
     generators = ref_model.generators()
     if len(meta["layer_rngs"]) != len(generators):
-        raise _bad(path, "layer_rngs", f"{len(generators)} generator states (one per stochastic "
-                   "layer)", meta["layer_rngs"])
-    for field, gen in (("rng", trainer.rng), ("augment_rng", trainer.augment_rng),
-                       *((f"layer_rngs/{i}", g) for i, g in enumerate(generators))):
+        raise _bad(
+            path,
+            "layer_rngs",
+            f"{len(generators)} generator states (one per stochastic layer)",
+            meta["layer_rngs"],
+        )
+    for field, gen in (
+        ("rng", trainer.rng),
+        ("augment_rng", trainer.augment_rng),
+        *((f"layer_rngs/{i}", g) for i, g in enumerate(generators)),
+    ):
         state = meta[field] if "/" not in field else meta["layer_rngs"][int(field[11:])]
         _check_generator_state(gen, state, path, field)
     params = ref_model.params()

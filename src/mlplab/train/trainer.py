@@ -4,6 +4,7 @@ One step, in order: ``model.forward(x, training=True)`` -> ``loss.value_and_grad
 ``model.backward`` -> penalty gradients -> ``optimizer.update`` -> ``apply_updates`` ->
 constraints -> callbacks observe.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,30 +44,48 @@ def _check_targets(y: Any, what: str) -> None:
     scalar (``fit(X, 3)`` meaning ``epochs=3``) and for string labels, which only the
     scikit-learn estimators encode."""
     owner = "Trainer" if what == "X" else f"Trainer ({what})"
-    if isinstance(y, (numbers.Number, str, bytes)) or y is None or not (
-            hasattr(y, "shape") or hasattr(y, "__len__")):
-        hint = (f"; epochs is a keyword argument: fit(X, y, epochs={y!r})"
-                if isinstance(y, numbers.Integral) and not isinstance(y, bool) else "")
-        raise TypeError(f"{owner}: the targets must be an array with one target per example, "
-                        f"got {type(y).__name__} {y!r}{hint}")
+    if (
+        isinstance(y, (numbers.Number, str, bytes))
+        or y is None
+        or not (hasattr(y, "shape") or hasattr(y, "__len__"))
+    ):
+        hint = (
+            f"; epochs is a keyword argument: fit(X, y, epochs={y!r})"
+            if isinstance(y, numbers.Integral) and not isinstance(y, bool)
+            else ""
+        )
+        raise TypeError(
+            f"{owner}: the targets must be an array with one target per example, "
+            f"got {type(y).__name__} {y!r}{hint}"
+        )
     if len(getattr(y, "shape", (None,))) == 0:  # a 0-d array: no example axis
-        raise TypeError(f"{owner}: the targets must be an array with one target per example, "
-                        f"got a 0-d array {y!r}")
+        raise TypeError(
+            f"{owner}: the targets must be an array with one target per example, "
+            f"got a 0-d array {y!r}"
+        )
     dtype = getattr(y, "dtype", None)
     kind = getattr(dtype, "kind", "f")  # NumPy dtypes; other array libraries have no strings
     if dtype is None or kind == "O":  # a list, or an array of Python objects
         first = np.asarray(y).reshape(-1)[:1].tolist()
-        kind = ("U" if first and isinstance(first[0], (str, bytes)) else
-                "c" if first and isinstance(first[0], complex) else "f")
+        kind = (
+            "U"
+            if first and isinstance(first[0], (str, bytes))
+            else "c"
+            if first and isinstance(first[0], complex)
+            else "f"
+        )
     if kind == "c":  # NumPy would drop the imaginary part with only a ComplexWarning
-        raise TypeError(f"{owner}: the targets are complex numbers; the Trainer takes real "
-                        "numbers (pass y.real, or the real and imaginary parts as two outputs)")
+        raise TypeError(
+            f"{owner}: the targets are complex numbers; the Trainer takes real "
+            "numbers (pass y.real, or the real and imaginary parts as two outputs)"
+        )
     if kind in ("U", "S"):
         example = np.asarray(y).reshape(-1)[:1].tolist()[0]
         raise TypeError(
             f"{owner}: the targets are strings (e.g. {example!r}); the Trainer takes numbers: "
             "encode class labels as integers 0..k-1 (e.g. sklearn.preprocessing.LabelEncoder), "
-            "or use mlplab.sklearn.MLPClassifier, which encodes them for you")
+            "or use mlplab.sklearn.MLPClassifier, which encodes them for you"
+        )
 
 
 def _n_correct(loss: Loss, out: Array, t: Array) -> tuple[Array, int]:
@@ -92,8 +111,12 @@ def _snapshot(state: Any, into: Any = None) -> Any:
         return type(state)(*items) if hasattr(state, "_fields") else type(state)(items)
     if not hasattr(state, "shape"):
         return state  # Python numbers (steps, learning rates) are immutable
-    if (into is not None and type(into) is type(state) and into.shape == state.shape
-            and into.dtype == state.dtype):
+    if (
+        into is not None
+        and type(into) is type(state)
+        and into.shape == state.shape
+        and into.dtype == state.dtype
+    ):
         into[...] = state
         return into
     return copy(get_namespace(state), state)
@@ -128,12 +151,24 @@ class Trainer:
     log_keys : the keys of the epoch logs the current (or last) ``fit`` produces
     """
 
-    def __init__(self, model: Sequential, loss: Any, optimizer: Any = "adam", *,
-                 batch_size: int | None = 32, epochs: int = 10, shuffle: bool = True,
-                 rng: np.random.Generator, callbacks: Iterable[Callback] = (),
-                 penalties: Iterable[Penalty] = (), constraints: Iterable[MaxNorm] = (),
-                 clip_norm: float | None = None, clip_value: float | None = None,
-                 augment: Any = None, verbose: int = 1):
+    def __init__(
+        self,
+        model: Sequential,
+        loss: Any,
+        optimizer: Any = "adam",
+        *,
+        batch_size: int | None = 32,
+        epochs: int = 10,
+        shuffle: bool = True,
+        rng: np.random.Generator,
+        callbacks: Iterable[Callback] = (),
+        penalties: Iterable[Penalty] = (),
+        constraints: Iterable[MaxNorm] = (),
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+        augment: Any = None,
+        verbose: int = 1,
+    ):
         if not isinstance(model, Sequential):
             raise TypeError(f"Trainer: model must be a Sequential, got {type(model).__name__}")
         self.model, self.loss = model, get_loss(loss)
@@ -146,8 +181,9 @@ class Trainer:
         # clipping is stateless: it runs before the optimizer, whose state is opt_state
         self._clip = chain(*pre) if pre else None
         self._update = self.optimizer
-        self.batch_size = None if batch_size is None else check_positive_int(
-            "Trainer", "batch_size", batch_size)
+        self.batch_size = (
+            None if batch_size is None else check_positive_int("Trainer", "batch_size", batch_size)
+        )
         self.epochs = check_positive_int("Trainer", "epochs", epochs)
         self.shuffle = bool(shuffle)
         self.rng = check_generator("Trainer", rng)
@@ -210,8 +246,10 @@ class Trainer:
     def train_step(self, x, y):
         """One update on a batch; returns (mean loss as a 0-d array, model outputs)."""
         if self.solver:
-            raise RuntimeError("Trainer.train_step: a full-batch solver "
-                               f"({self.optimizer.spec['name']!r}) has no single steps; use fit")
+            raise RuntimeError(
+                "Trainer.train_step: a full-batch solver "
+                f"({self.optimizer.spec['name']!r}) has no single steps; use fit"
+            )
         x = self.model.check_input(x)
         return self._step(x, self._targets(y, x.shape[0], "x"))
 
@@ -233,8 +271,15 @@ class Trainer:
         return value, out
 
     # -- loops -------------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, *, epochs: int | None = None,
-            validation_data: tuple | None = None, sample_weight: Any = None) -> History:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        epochs: int | None = None,
+        validation_data: tuple | None = None,
+        sample_weight: Any = None,
+    ) -> History:
         """Train ``epochs`` more epochs (default: the trainer's ``epochs``); returns the History
         (per-epoch logs of every fit so far).
 
@@ -251,8 +296,9 @@ class Trainer:
         set. NumPy losses are checked after every batch, other array libraries' at the end of
         each epoch (a per-batch check would wait for the device every step).
         """
-        epochs = self.epochs if epochs is None else check_positive_int("Trainer.fit", "epochs",
-                                                                        epochs)
+        epochs = (
+            self.epochs if epochs is None else check_positive_int("Trainer.fit", "epochs", epochs)
+        )
         X, t = self._prepare(X, y)
         sw = self._sample_weight(sample_weight, X.shape[0])
         val = None
@@ -271,16 +317,23 @@ class Trainer:
             n = X.shape[0]
             self.n_batches = -(-n // (n if self.batch_size is None else min(self.batch_size, n)))
         if not self.solver:  # a full-batch solver chooses its own steps
-            self.opt_state = configure_schedules(self.opt_state, steps_per_epoch=self.n_batches,
-                                                 epochs=self.end_epoch)
+            self.opt_state = configure_schedules(
+                self.opt_state, steps_per_epoch=self.n_batches, epochs=self.end_epoch
+            )
         self.stop_training, self.stop_reason, self.diverged_at = False, None, None
         self.log_keys = self._planned_log_keys(val)
-        self._keep_finite("the initial weights" if self.epoch == 0 else
-                          f"the weights this fit started from (after epoch {self.epoch})")
+        self._keep_finite(
+            "the initial weights"
+            if self.epoch == 0
+            else f"the weights this fit started from (after epoch {self.epoch})"
+        )
         for cb in self.callbacks:
             cb.on_train_begin(self)
-        logs = (fit_full_batch(self, X, t, val, sw) if self.solver else
-                self._fit_minibatches(X, t, val, sw))
+        logs = (
+            fit_full_batch(self, X, t, val, sw)
+            if self.solver
+            else self._fit_minibatches(X, t, val, sw)
+        )
         for cb in self.callbacks:
             cb.on_train_end(logs)
         return self.history
@@ -305,8 +358,12 @@ class Trainer:
         (copied into the previous snapshot's arrays: one memcpy of the state, no allocation)."""
         old = self._finite
         weights = {**self.params(), **self.model.buffers()}
-        self._finite = (label, self.step, _snapshot(weights, old and old[2]),
-                        _snapshot(self.opt_state, old and old[3]))
+        self._finite = (
+            label,
+            self.step,
+            _snapshot(weights, old and old[2]),
+            _snapshot(self.opt_state, old and old[3]),
+        )
 
     def _check_epoch_finite(self, epoch: int, loss: float) -> None:
         """End-of-epoch divergence check: the epoch's loss (the only check for losses that
@@ -321,8 +378,9 @@ class Trainer:
         xp = self.model.xp
         return all(all_finite(xp, w) for w in self.params().values())
 
-    def _diverged(self, epoch: int, value: float, stacklevel: int = 4, *,
-                  weights: bool = False) -> None:
+    def _diverged(
+        self, epoch: int, value: float, stacklevel: int = 4, *, weights: bool = False
+    ) -> None:
         """The loss became ``value`` (NaN or inf) in ``epoch`` (or, with ``weights``, an update
         made the weights non-finite while the loss was still finite): restore the last finite
         state, stop, and say so (a TrainingDiverged warning; the progress output prints
@@ -334,11 +392,12 @@ class Trainer:
         self.opt_state = _snapshot(saved_opt_state, self.opt_state)  # into the live arrays
         self.stop_training, self.diverged_at = True, epoch
         at = f" at learning rate {lr:g}" if lr is not None else ""
-        what = ("an update made the weights NaN or inf" if weights else f"loss became {value}")
+        what = "an update made the weights NaN or inf" if weights else f"loss became {value}"
         self.stop_reason = (
             f"{what} in epoch {epoch + 1}{at}; weights and optimizer state "
             f"restored to {label}. Try a smaller learning rate, gradient clipping or input "
-            "standardization.")
+            "standardization."
+        )
         warnings.warn(self.stop_reason, TrainingDiverged, stacklevel=stacklevel)
 
     def _epoch_logs(self, loss: float, accuracy: float | None, val, start: float) -> dict:
@@ -366,8 +425,10 @@ class Trainer:
             return None
         w = np.asarray(sample_weight, dtype=np.float64)
         if w.shape != (n,):
-            raise ValueError(f"Trainer: sample_weight must have shape ({n},), one weight per "
-                             f"example, got {w.shape}")
+            raise ValueError(
+                f"Trainer: sample_weight must have shape ({n},), one weight per "
+                f"example, got {w.shape}"
+            )
         if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
             raise ValueError("Trainer: sample_weight must be finite, >= 0 and not all 0")
         xp = self.model.xp
@@ -409,9 +470,9 @@ class Trainer:
                 self._check_epoch_finite(epoch, float(total) / n)
             if self.diverged_at is not None:  # no epoch logs from a broken epoch
                 break
-            logs = self._epoch_logs(float(total) / n,
-                                    float(correct) / max(count, 1) if classify else None,
-                                    val, start)
+            logs = self._epoch_logs(
+                float(total) / n, float(correct) / max(count, 1) if classify else None, val, start
+            )
             self._end_epoch(epoch, logs)
             if self.stop_training:
                 break
@@ -422,26 +483,35 @@ class Trainer:
     # -- full-batch solvers (newton, lbfgs) --------------------------------------------------------
     def _check_solver_setup(self) -> None:
         name = (self.optimizer.spec or {}).get("name", "solver")
-        unused = [k for k, v in (("clip_norm", self.clip_norm), ("clip_value", self.clip_value),
-                                 ("augment", self.augment), ("constraints", self.constraints))
-                  if v]
+        unused = [
+            k
+            for k, v in (
+                ("clip_norm", self.clip_norm),
+                ("clip_value", self.clip_value),
+                ("augment", self.augment),
+                ("constraints", self.constraints),
+            )
+            if v
+        ]
         if unused:
             raise ValueError(
                 f"Trainer: {', '.join(unused)} cannot be used with the full-batch solver "
                 f"{name!r}, which minimizes the training loss directly; remove them or use a "
-                "gradient optimizer such as 'adam'")
+                "gradient optimizer such as 'adam'"
+            )
         if self.model.generators():
             raise ValueError(
                 f"Trainer: the full-batch solver {name!r} needs a deterministic loss, but the "
                 "model has stochastic layers (Dropout, DropConnect, GaussianNoise); remove "
-                "them or use a gradient optimizer such as 'adam'")
+                "them or use a gradient optimizer such as 'adam'"
+            )
 
     def _outputs(self, X, batch_size: int | None = None):
         """Evaluation-mode outputs of ``X`` (checked by the caller), in batches."""
         bs = batch_size or max(self.batch_size or 0, 1024)
         model = self.model
         n = X.shape[0]  # slices stay inside the array: the array API leaves the rest undefined
-        outs = [model.forward(X[i:min(i + bs, n), ...], check=False) for i in range(0, n, bs)]
+        outs = [model.forward(X[i : min(i + bs, n), ...], check=False) for i in range(0, n, bs)]
         return outs[0] if len(outs) == 1 else model.xp.concat(outs, axis=0)
 
     def _evaluate(self, X, t) -> dict[str, float]:
@@ -510,14 +580,19 @@ def fit_full_batch(trainer: Trainer, X: Array, t: Array, val: tuple | None, sw: 
         if "w" not in last or not np.array_equal(last["w"], w):
             objective(w)
         assign_flat(params, w)  # the accepted point, whatever was evaluated last
-        return _end_full_batch_epoch(trainer, last["value"], last["out"], t, val,
-                                     epoch_start.pop(), logs)
+        return _end_full_batch_epoch(
+            trainer, last["value"], last["out"], t, val, epoch_start.pop(), logs
+        )
 
     solver = trainer.optimizer
     assert isinstance(solver, Solver)  # fit takes this path only for a solver
     w, opt_state, trainer.solver_message = solver.minimize(
-        objective, ravel(params), trainer.opt_state, max_iter=trainer.end_epoch - trainer.epoch,
-        callback=on_iteration)
+        objective,
+        ravel(params),
+        trainer.opt_state,
+        max_iter=trainer.end_epoch - trainer.epoch,
+        callback=on_iteration,
+    )
     if trainer.diverged_at is None:
         trainer.opt_state = opt_state
         assign_flat(params, w)
@@ -535,8 +610,15 @@ def _full_batch_loss(trainer: Trainer, params: dict, X: Array, t: Array, sw: Any
     return value, value + sum(p.value(params) for p in trainer.penalties), ravel(grads), out
 
 
-def _end_full_batch_epoch(trainer: Trainer, value: float, out: Array, t: Array,
-                          val: tuple | None, start: float, logs: dict) -> bool:
+def _end_full_batch_epoch(
+    trainer: Trainer,
+    value: float,
+    out: Array,
+    t: Array,
+    val: tuple | None,
+    start: float,
+    logs: dict,
+) -> bool:
     """Close a solver iteration's epoch: divergence check, callbacks, logs (written into
     ``logs``); returns whether to stop."""
     if not math.isfinite(value):

@@ -6,11 +6,13 @@ A configuration is a factory that builds a fresh, unfitted Trainer: ``make_train
 ``make_trainer(params, rng)`` for a grid. Preprocessing is fit inside every fold on that fold's
 training part only, so no statistic of the held-out part leaks into training.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +39,7 @@ def evaluate_metric(trainer, X, y, metric: str | None) -> tuple[str, float]:
 @dataclass
 class CVResult:
     """Per-fold scores of one configuration; ``preprocessors`` are the per-fold fitted ones."""
+
     metric: str
     scores: list[float]
     greater_is_better: bool
@@ -51,13 +54,19 @@ class CVResult:
         return float(np.std(self.scores))
 
     def __str__(self) -> str:
-        return (f"{self.metric} {self.mean:.4f} +- {self.std:.4f} over {len(self.scores)} "
-                "folds")
+        return f"{self.metric} {self.mean:.4f} +- {self.std:.4f} over {len(self.scores)} folds"
 
 
-def cross_validate(make_trainer: Callable[[np.random.Generator], Any], X, y, *, cv: Any = 10,
-                   preprocessing: Any = None, metric: str | None = None,
-                   rng: np.random.Generator) -> CVResult:
+def cross_validate(
+    make_trainer: Callable[[np.random.Generator], Any],
+    X,
+    y,
+    *,
+    cv: Any = 10,
+    preprocessing: Any = None,
+    metric: str | None = None,
+    rng: np.random.Generator,
+) -> CVResult:
     """Score a configuration by k-fold (``cv=k``, stratified for class labels, default 10),
     leave-one-out (``cv="loo"``) or any scikit-learn splitter. Each fold fits the named
     ``preprocessing`` and a fresh trainer on its training part and scores the held-out part
@@ -70,6 +79,7 @@ def cross_validate(make_trainer: Callable[[np.random.Generator], Any], X, y, *, 
     splitter = get_splitter(cv, y=y, rng=rng)
     scores, fitted, name = [], [], metric
     from ..data.preprocessing import fit_preprocessing  # scikit-learn: loaded on use
+
     for train, test in splitter.split(X, y):
         pre, Xtr, Xte = fit_preprocessing(preprocessing, X[train], X[test])
         trainer = make_trainer(rng.spawn(1)[0])
@@ -86,6 +96,7 @@ def cross_validate(make_trainer: Callable[[np.random.Generator], Any], X, y, *, 
 class SelectionResult:
     """The chosen parameters, every candidate's cross-validation, the test score of the
     configuration retrained on all training data, and that trainer and preprocessing."""
+
     best_params: dict
     candidates: list[tuple[dict, CVResult]]
     metric: str
@@ -98,31 +109,50 @@ class SelectionResult:
         for params, res in self.candidates:
             mark = " <- best" if params == self.best_params else ""
             lines.append(f"{str(params):40s} {res.mean:.4f} +- {res.std:.4f}{mark}")
-        lines.append(f"test {self.metric} of the best, retrained on all training data: "
-                     f"{self.test_score:.4f}")
+        lines.append(
+            f"test {self.metric} of the best, retrained on all training data: {self.test_score:.4f}"
+        )
         return "\n".join(lines)
 
 
-def select_and_evaluate(make_trainer: Callable[[dict, np.random.Generator], Any], grid: Any,
-                        X_train, y_train, X_test, y_test, *, cv: Any = 10,
-                        preprocessing: Any = None, metric: str | None = None,
-                        rng: np.random.Generator) -> SelectionResult:
+def select_and_evaluate(
+    make_trainer: Callable[[dict, np.random.Generator], Any],
+    grid: Any,
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    *,
+    cv: Any = 10,
+    preprocessing: Any = None,
+    metric: str | None = None,
+    rng: np.random.Generator,
+) -> SelectionResult:
     """Cross-validate every parameter set of ``grid`` (a dict of lists, expanded like
     scikit-learn's ParameterGrid, or a list of dicts) on the training data, retrain the best on
     all of it (preprocessing refit on all of it), and score the test set once."""
     from sklearn.model_selection import ParameterGrid
+
     check_generator("select_and_evaluate", rng)
     candidates = list(ParameterGrid(grid)) if isinstance(grid, dict) else list(grid)
     if not candidates:
         raise ValueError("select_and_evaluate: the grid is empty")
     results = []
     for params in candidates:
-        res = cross_validate(partial(make_trainer, params), X_train, y_train, cv=cv,
-                             preprocessing=preprocessing, metric=metric, rng=rng)
+        res = cross_validate(
+            partial(make_trainer, params),
+            X_train,
+            y_train,
+            cv=cv,
+            preprocessing=preprocessing,
+            metric=metric,
+            rng=rng,
+        )
         results.append((params, res))
     sign = 1.0 if results[0][1].greater_is_better else -1.0
     best_params, best = max(results, key=lambda pr: sign * pr[1].mean)
     from ..data.preprocessing import fit_preprocessing  # scikit-learn: loaded on use
+
     pre, Xtr, Xte = fit_preprocessing(preprocessing, np.asarray(X_train), np.asarray(X_test))
     trainer = make_trainer(best_params, rng.spawn(1)[0])
     trainer.fit(Xtr, np.asarray(y_train))
