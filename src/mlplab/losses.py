@@ -8,7 +8,6 @@ gives the classic ``delta = p - t``. Values are 0-d arrays (no host sync per ste
 
 from __future__ import annotations
 
-from types import MappingProxyType
 from typing import Any
 
 from ._registry import Registry, build_from_spec
@@ -43,8 +42,6 @@ class Loss:
     ``value_and_grad(out, t, check=False)`` on each batch of them, which checks nothing.
     """
 
-    params: dict[str, Array] = MappingProxyType({})  # type: ignore[assignment]
-    grads: dict[str, Array] = MappingProxyType({})  # type: ignore[assignment]
     #: one of :data:`TASKS`
     task = "regression"
 

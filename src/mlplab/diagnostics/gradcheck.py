@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import to_numpy
-from ..errors import check_generator, check_positive_int
+from ..errors import check_generator, check_matrix, check_positive_int
 from ..layers.base import Layer
 from ..losses import get_loss
 from ..network import Sequential
@@ -169,9 +169,7 @@ def gradcheck(
         )
     if X is None:
         raise ValueError("gradcheck: X is required (a small batch, e.g. 4 rows)")
-    X = np.array(to_numpy(X), dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"gradcheck: X must be 2-D (batch, features), got shape {X.shape}")
+    X = np.array(to_numpy(check_matrix("gradcheck", X, what="X")), dtype=np.float64)
     model = _float64_clone(target, X.shape[1])
     R = None
     if loss is None:
