@@ -39,14 +39,14 @@ def kernels():
 def compiled_steps(monkeypatch):
     """Record whether each step through the door ran compiled."""
     seen: list[bool] = []
-    real = fast._compiled_step
+    real = fast.compiled_step
 
     def spy(*args):
         state = real(*args)
         seen.append(state is not None)
         return state
 
-    monkeypatch.setattr(fast, "_compiled_step", spy)
+    monkeypatch.setattr(fast, "compiled_step", spy)
     return seen
 
 
@@ -186,6 +186,41 @@ def test_falls_back_to_the_readable_path(case, kernels, compiled_steps, rng):
     assert not any(compiled_steps)
     np.testing.assert_array_equal(params["W"], ref["W"])
     assert not np.array_equal(params["W"], W)
+
+
+BAD_HYPERPARAMS = [
+    ({"learning_rate": float("nan"), "b1": 1.5}, r"adam: b1 must be in \[0.0, 1.0\), got b1=1.5"),
+    ({"learning_rate": float("nan")}, "learning_rate must be a finite number"),
+    ({"learning_rate": -1.0}, r"learning_rate must be in \[0.0, inf\], got learning_rate=-1.0"),
+    ({"eps": 0.0}, "adam: eps must be > 0"),
+]
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["readable", "compiled"])
+@pytest.mark.parametrize("values, message", BAD_HYPERPARAMS)
+def test_both_paths_refuse_a_bad_injected_hyperparameter(values, message, compiled, kernels):
+    """A value a callback (or anyone) injects is checked by the built chain on either path: the
+    same ValueError, and nothing written."""
+    if compiled and not fast.AVAILABLE:
+        pytest.skip("mlplab._sweep was not built")
+    kernels(compiled)
+    params = {"W": np.ones((4, 3), np.float32)}
+    grads = {"W": np.full((4, 3), 0.5, np.float32)}
+    opt = optim.adam(0.1)
+    state = optim.set_hyperparams(opt.init(params), **values)
+    with pytest.raises(ValueError, match=message):
+        optim.update_and_apply(opt, grads, state, params)
+    if compiled:
+        with pytest.raises(ValueError, match=message):
+            fast.compiled_step(opt, grads, state, params)
+    with pytest.raises(ValueError, match=message):
+        opt.update(grads, state, params)
+    np.testing.assert_array_equal(params["W"], np.ones((4, 3), np.float32))
+    assert not any(a.any() for a in state_arrays(state).values() if a.ndim)
+    # a good value again: both paths take it
+    state = optim.set_hyperparams(state, **{k: 0.01 if k != "eps" else 1e-8 for k in values})
+    state = optim.update_and_apply(opt, grads, state, params)
+    assert state.count == 1 and not np.array_equal(params["W"], np.ones((4, 3), np.float32))
 
 
 @needs_extension

@@ -123,22 +123,27 @@ def test_checkpoint_holds_the_readable_state(tmp_path):
     assert meta["version"] == 3
 
 
-def test_version_2_checkpoint_is_refused_with_its_version(tmp_path):
+def _rewrite_meta(src, dst, change) -> None:
+    """A copy of the checkpoint ``src`` at ``dst`` with ``change(meta)`` applied."""
     import io
     import zipfile
 
-    t = _fit(lambda: mlplab.adam(0.05), None, epochs=1)
-    t.save(tmp_path / "ck.npz")
-    with zipfile.ZipFile(tmp_path / "ck.npz") as zf:
+    with zipfile.ZipFile(src) as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
     meta = json.loads(str(np.load(io.BytesIO(members["meta.npy"]))))
-    meta["version"] = 2
+    change(meta)
     buf = io.BytesIO()
     np.lib.format.write_array(buf, np.array(json.dumps(meta)))
     members["meta.npy"] = buf.getvalue()
-    with zipfile.ZipFile(tmp_path / "v2.npz", "w") as zf:
+    with zipfile.ZipFile(dst, "w") as zf:
         for n, data in members.items():
             zf.writestr(n, data)
+
+
+def test_version_2_checkpoint_is_refused_with_its_version(tmp_path):
+    t = _fit(lambda: mlplab.adam(0.05), None, epochs=1)
+    t.save(tmp_path / "ck.npz")
+    _rewrite_meta(tmp_path / "ck.npz", tmp_path / "v2.npz", lambda meta: meta.update(version=2))
     fresh = _trainer(mlplab.adam(0.05))
     with pytest.raises(
         ValueError,
@@ -146,6 +151,44 @@ def test_version_2_checkpoint_is_refused_with_its_version(tmp_path):
         r"\(Adam's undivided moment sums .*reads version 3",
     ):
         fresh.load(tmp_path / "v2.npz")
+
+
+@pytest.mark.parametrize("field, value", [("b1", 1.5), ("learning_rate", -0.5)])
+def test_checkpoint_with_a_bad_hyperparameter_is_refused(tmp_path, field, value):
+    """Injected hyperparameters read from a file are checked as the next update checks them
+    (on either path), before the trainer changes."""
+    t = _fit(lambda: mlplab.adam(0.05), None, epochs=1)
+    t.save(tmp_path / "ck.npz")
+    _rewrite_meta(
+        tmp_path / "ck.npz",
+        tmp_path / "bad.npz",
+        lambda meta: meta["opt_scalars"].__setitem__(f"hyperparams/{field}", value),
+    )
+    fresh = _trainer(mlplab.adam(0.05))
+    before = fresh.get_state()
+    with pytest.raises(ValueError, match=rf"bad\.npz'.*hyperparameters.*{field}"):
+        fresh.load(tmp_path / "bad.npz")
+    assert fresh.opt_state is None and fresh.epoch == 0
+    for k, a in fresh.get_state().items():
+        np.testing.assert_array_equal(a, before[k])
+
+
+@needs_extension
+@pytest.mark.parametrize("compiled", [False, True])
+def test_trainer_step_takes_the_compiled_step_when_it_can(compiled, monkeypatch):
+    """Trainer._step asks fast.compiled_step first; None (kernels off) means the readable
+    update and apply_updates ran."""
+    seen: list[bool] = []
+    real = fast.compiled_step
+
+    def spy(*args):
+        state = real(*args)
+        seen.append(state is not None)
+        return state
+
+    monkeypatch.setattr(fast, "compiled_step", spy)
+    t = _fit(lambda: mlplab.adam(0.05), compiled, epochs=1)
+    assert seen == [compiled] * 3 and t.opt_state.count == 3
 
 
 def test_reduce_lr_on_plateau_refuses_a_scheduled_rate():

@@ -231,6 +231,15 @@ def test_update_is_pure(name):
         for b in checkpoint_leaves(sb2).values()
         if isinstance(a, np.ndarray)
     )
+    # the updates are not the new state's arrays: a caller scaling them in place (as
+    # apply_updates's callers may) leaves the state as it was (momentum's u = v)
+    from mlplab.train.checkpoint import _leaves
+
+    assert not any(ua["w"] is a for _, a in _leaves(sa2))
+    frozen = checkpoint_leaves(sa2)
+    ua["w"] *= 0.5
+    for k, a in checkpoint_leaves(sa2).items():
+        np.testing.assert_array_equal(a, frozen[k], err_msg=k)
 
 
 def checkpoint_leaves(state):
@@ -298,11 +307,15 @@ def test_set_num_threads_rejects_bad_values():
 
 
 def test_staggered_arrays_start_at_different_page_offsets():
-    from mlplab._buffers import empty_staggered, zeros_staggered
+    from mlplab._buffers import empty_staggered
 
-    arrays = [zeros_staggered(np, (300, 200), np.float32) for _ in range(7)]
+    arrays = [empty_staggered(np, (300, 200), np.float32) for _ in range(7)]
     offsets = {a.ctypes.data % 4096 for a in arrays}
     assert len(offsets) == 7 and all(o % 64 == 0 for o in offsets)
-    assert all(a.shape == (300, 200) and a.dtype == np.float32 and not a.any() for a in arrays)
+    assert all(a.shape == (300, 200) and a.dtype == np.float32 for a in arrays)
+    for a in arrays:  # writable, each its own memory
+        a[...] = 0
+    arrays[0][0, 0] = 1
+    assert sum(int(a[0, 0]) for a in arrays) == 1
     a = empty_staggered(np, (5, 3), np.float64)  # small: a plain array
     assert a.shape == (5, 3) and a.flags.c_contiguous

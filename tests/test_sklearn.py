@@ -154,7 +154,9 @@ def test_partial_fit_keeps_the_optimizer_state(digits):
     restarted = MLPClassifier(**kw)
     restarted.partial_fit(X, y, classes=np.arange(10))
     for _ in range(2):
-        restarted.trainer_.opt_state = restarted.trainer_._update.init(restarted.trainer_.params())
+        restarted.trainer_.opt_state = restarted.trainer_.optimizer.init(
+            restarted.trainer_.params()
+        )
         restarted.partial_fit(X, y)
     assert not np.array_equal(restarted.coefs_[0], inc.coefs_[0])
     with pytest.raises(ValueError, match="classes must be passed on the first call"):

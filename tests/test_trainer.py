@@ -255,7 +255,7 @@ def test_clip_norm_bounds_the_step(digits):
     t.model.backward(dout)
     g_norm = np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in t.grads().values()))
     assert g_norm > 0.01
-    t.opt_state = t._update.init(t.params())
+    t.opt_state = t.optimizer.init(t.params())
     t.train_step(x, y)
     step = np.sqrt(sum(float(np.sum((v - before[k]) ** 2)) for k, v in t.params().items()))
     assert step == pytest.approx(0.1 * 0.01, rel=1e-4)

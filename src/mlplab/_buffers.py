@@ -1,9 +1,10 @@
-"""Buffers the hot path reuses: writing into existing arrays, arrays at staggered page offsets,
-work arrays by key, and flushing would-be subnormals (level 0).
+"""Buffers the hot path reuses (level 0): a matrix product written into an existing array,
+arrays at staggered page offsets, and work arrays by key.
 
 The hot path reuses buffers instead of allocating (large NumPy allocations are fresh pages,
-zeroed by the kernel on first touch). NumPy ufuncs write into ``out=`` in one pass; other
-namespaces get the standard's ``out[...] = expr`` (a temporary, then a copy).
+zeroed by the kernel on first touch). NumPy's ``matmul`` writes into ``out=`` directly; other
+namespaces get the standard's ``out[...] = a @ b`` (a temporary, then a copy). (Flushing
+would-be subnormals from optimizer state is part of the update rule: ``optim/transforms.py``.)
 """
 
 from __future__ import annotations
@@ -16,30 +17,6 @@ import numpy as np
 
 from ._typing import Array, Namespace
 from .backend import get_namespace, is_numpy
-
-
-def mul_into(out: Array, a: Any, b: Any) -> Array:
-    """out <- a * b."""
-    if type(out) is np.ndarray:
-        return np.multiply(a, b, out=out)
-    out[...] = a * b
-    return out
-
-
-def div_into(out: Array, a: Any, b: Any) -> Array:
-    """out <- a / b."""
-    if type(out) is np.ndarray:
-        return np.divide(a, b, out=out)
-    out[...] = a / b
-    return out
-
-
-def sqrt_into(out: Array, a: Array) -> Array:
-    """out <- sqrt(a)."""
-    if type(out) is np.ndarray:
-        return np.sqrt(a, out=out)
-    out[...] = get_namespace(a).sqrt(a)
-    return out
 
 
 def matmul_into(out: Array, a: Array, b: Array) -> Array:
@@ -69,12 +46,6 @@ def empty_staggered(xp: Namespace, shape: tuple, dtype: Any) -> Array:
     return raw[start : start + math.prod(shape) * itemsize].view(dtype).reshape(shape)
 
 
-def zeros_staggered(xp: Namespace, shape: tuple, dtype: Any) -> Array:
-    a = empty_staggered(xp, shape, dtype)
-    a[...] = 0
-    return a
-
-
 class Scratch:
     """Reusable work arrays by key, reallocated only when the shape, dtype or namespace of the
     array they stand in for changes. Not state: nothing in them survives a step's meaning."""
@@ -87,15 +58,3 @@ class Scratch:
         if buf is None or buf.shape != a.shape or buf.dtype != a.dtype or type(buf) is not type(a):
             buf = self._arrays[key] = empty_staggered(get_namespace(a), a.shape, a.dtype)
         return buf
-
-
-def flush_tiny(a: Array) -> None:
-    """Set entries below tiny * 2^24 in magnitude to 0, in place.
-
-    Optimizer state that decays geometrically (momentum, Adam's moments for a dead unit) would
-    otherwise pass through the subnormal range, where x86 arithmetic is ~100 times slower; values
-    this small (float32: 2e-31) change no update. Called every few steps, it keeps them out.
-    """
-    xp = get_namespace(a)
-    threshold = float(xp.finfo(a.dtype).smallest_normal) * 2.0**24
-    a *= xp.astype(xp.abs(a) >= threshold, a.dtype)

@@ -32,15 +32,18 @@ class Transform(NamedTuple):
     """An update rule: ``init(params) -> state`` and
     ``update(grads, state, params) -> (updates, state)``.
 
-    ``spec`` (``{"name", "config"}``) lets a named optimizer be saved and rebuilt;
-    ``scheduled`` (with :func:`inject_hyperparams`) gives the values its schedules set for the
-    next update of a state.
+    ``spec`` (``{"name", "config"}``) lets a named optimizer be saved and rebuilt. With
+    :func:`inject_hyperparams`, ``scheduled`` gives the values its schedules set for the next
+    update of a state, and ``built`` the inner transform for given hyperparameter values,
+    checked (a ValueError for a bad one) and cached: the readable ``update`` and the compiled
+    step (:mod:`mlplab.optim.fast`) both go through it, so both refuse the same values.
     """
 
     init: Callable[[Params], State]
     update: Callable[[Grads, State, Params | None], tuple[Updates, State]]
     spec: dict | None = None
     scheduled: Callable[[State], dict[str, float]] | None = None
+    built: Callable[[dict[str, float]], Transform] | None = None
 
 
 class EmptyState(NamedTuple):
@@ -102,8 +105,8 @@ def inject_hyperparams(
     change them, and any given as a :class:`~mlplab.optim.Schedule` (or a schedule spec)
     evaluated at every update.
 
-    Each update rebuilds ``make`` with the current values, as optax does; the values are checked
-    once here, by building it with the first ones.
+    Each update rebuilds ``make`` with the current values, as optax does (only when they
+    changed), which checks them; the first ones are checked here, by building it once.
     """
 
     def build(**given: Any) -> Transform:
@@ -136,7 +139,7 @@ def inject_hyperparams(
                 count=state.count + 1, scheduled=scheduled, inner_state=inner_state
             )
 
-        return Transform(init, update, spec, scheduled_at)
+        return Transform(init, update, spec, scheduled_at, built)
 
     return build
 

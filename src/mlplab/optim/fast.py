@@ -1,16 +1,18 @@
 """Optional speed: the one door to the compiled optimizer step.
 
-:func:`update_and_apply` is ``updates, state = optimizer.update(grads, state, params);
-apply_updates(params, updates)``. For a named optimizer on C-contiguous NumPy float32/float64
+:func:`compiled_step` does ``updates, state = optimizer.update(grads, state, params);
+apply_updates(params, updates)`` for a named optimizer on C-contiguous NumPy float32/float64
 arrays, with the C extension ``mlplab._sweep`` built and enabled (``mlplab.set_compiled_kernels``),
-it runs instead as one compiled sweep over memory that reads and writes each entry once
-(Adam's step on a 2.9-million-parameter network: one pass instead of about twenty), writing the
-state's arrays in place, which it keeps at staggered page offsets (see
-:func:`mlplab._buffers.empty_staggered`). Each rule of ``_sweep.c`` does its readable
-transform's IEEE operations in the same order (built without FMA contraction), so both paths
-give the same bits and the state has the same meaning: a checkpoint does not know which path
-ran, and a run may switch paths at any update. Everything else (other array libraries, user
-chains, arrays that are not contiguous) takes the readable path.
+as one compiled sweep over memory that reads and writes each entry once (Adam's step on a
+2.9-million-parameter network: one pass instead of about twenty), writing the state's arrays in
+place, which it keeps at staggered page offsets (see :func:`mlplab._buffers.empty_staggered`).
+Anything else (other array libraries, user chains, arrays that are not contiguous) it leaves
+alone and returns None: the caller then runs those two readable lines (:func:`update_and_apply`
+is both in one call). Each rule of ``_sweep.c`` does its readable transform's IEEE operations in
+the same order (built without FMA contraction), and the hyperparameters are checked through the
+same built chain (``Transform.built``), so both paths give the same bits and the same errors and
+the state has the same meaning: a checkpoint does not know which path ran, and a run may switch
+paths at any update.
 """
 
 from __future__ import annotations
@@ -139,7 +141,7 @@ def update_and_apply(optimizer: Transform, grads: dict, state: State, params: di
     """``updates, state = optimizer.update(grads, state, params); apply_updates(params,
     updates)``, as one compiled sweep when it can be (same bits); returns the new state. The
     compiled step writes the state's arrays in place: the state given is used up."""
-    new_state = _compiled_step(optimizer, grads, state, params)
+    new_state = compiled_step(optimizer, grads, state, params)
     if new_state is not None:
         return new_state
     updates, state = optimizer.update(grads, state, params)
@@ -147,8 +149,11 @@ def update_and_apply(optimizer: Transform, grads: dict, state: State, params: di
     return state
 
 
-def _compiled_step(optimizer: Transform, grads: dict, state: State, params: dict) -> State | None:
-    """The step in compiled code, or None (having changed nothing) when it cannot run."""
+def compiled_step(optimizer: Transform, grads: dict, state: State, params: dict) -> State | None:
+    """``optimizer.update`` and ``apply_updates`` in compiled code, returning the new state (the
+    state given is used up: its arrays are written in place), or None, having changed nothing,
+    when it cannot run. Hyperparameters are checked as the readable update checks them (the
+    same ValueError)."""
     entry = PLANS.get((optimizer.spec or {}).get("name", ""))  # unnamed: no plan
     if (
         entry is None
@@ -157,6 +162,7 @@ def _compiled_step(optimizer: Transform, grads: dict, state: State, params: dict
         or not grads
         or not isinstance(state, InjectHyperparamsState)
         or optimizer.scheduled is None
+        or optimizer.built is None
     ):
         return None
     make_plan, kinds = entry
@@ -167,7 +173,9 @@ def _compiled_step(optimizer: Transform, grads: dict, state: State, params: dict
     if dtype is None:
         return None
     scheduled = optimizer.scheduled(state)  # as inject_hyperparams's update does
-    plan = make_plan({**state.hyperparams, **scheduled}, _owned_arrays(inner), dtype)
+    hyperparams = {**state.hyperparams, **scheduled}
+    optimizer.built(hyperparams)  # checks them (cached), as the readable update does
+    plan = make_plan(hyperparams, _owned_arrays(inner), dtype)
     groups = []
     for k, g in grads.items():
         arrays = plan.arrays(k)

@@ -24,7 +24,7 @@ import math
 from typing import Any, NamedTuple
 
 from .._typing import Array, Params
-from ..backend import get_namespace
+from ..backend import copy, get_namespace
 from ..errors import check_float
 from .base import EmptyState, Transform
 
@@ -101,7 +101,10 @@ def trace(decay: float, nesterov: bool = False) -> Transform:
 
     def update(grads, state, params=None):
         v = {k: mu * state.velocity[k] + g for k, g in grads.items()}
-        u = {k: g + mu * v[k] for k, g in grads.items()} if nesterov else v
+        if nesterov:
+            u = {k: g + mu * v[k] for k, g in grads.items()}
+        else:  # u = v, a copy: the caller may scale its updates in place, the state stays
+            u = {k: copy(get_namespace(a), a) for k, a in v.items()}
         t = state.t + 1
         return u, TraceState(t, _flushed(t, v))
 

@@ -24,6 +24,7 @@ import numpy as np
 from ..backend import dtype_name, to_numpy
 from ..losses import get_loss
 from ..network import Sequential
+from ..optim import InjectHyperparamsState, Solver, Transform
 from ._files import atomic_write, file_kind
 
 # version 3: the optimizer state is the readable transforms' (Adam's m and v, the injected
@@ -529,6 +530,25 @@ def _read_opt_state(ck: _Checkpoint, template: Any, xp) -> Any:
     return _rebuild(template, "", values)
 
 
+def _check_hyperparams(optimizer: Transform | Solver, state: Any, path: str) -> None:
+    """The injected hyperparameters of a read optimizer state, checked as its next update
+    checks them (``Transform.built``), so a bad value is refused here, naming the file."""
+    if (
+        not isinstance(optimizer, Transform)
+        or optimizer.built is None
+        or optimizer.scheduled is None
+        or not isinstance(state, InjectHyperparamsState)
+    ):
+        return
+    try:
+        optimizer.built({**state.hyperparams, **optimizer.scheduled(state)})
+    except (TypeError, ValueError) as e:
+        raise ValueError(
+            f"checkpoint {path!r}: the optimizer hyperparameters (field 'opt_scalars', "
+            f"'hyperparams/...') are not valid: {e}"
+        ) from None
+
+
 def _rebuild(template: Any, prefix: str, values: dict) -> Any:
     """A state shaped like ``template`` (tuples, NamedTuples, dicts) from path-keyed leaves."""
     if hasattr(template, "_fields"):
@@ -625,7 +645,8 @@ def _plan_restore(ck: _Checkpoint, trainer) -> dict:
         state = meta[field] if "/" not in field else meta["layer_rngs"][int(field[11:])]
         _check_generator_state(gen, state, path, field)
     params = ref_model.params()
-    opt_state = _read_opt_state(ck, trainer._update.init(params), xp)
+    opt_state = _read_opt_state(ck, trainer.optimizer.init(params), xp)
+    _check_hyperparams(trainer.optimizer, opt_state, path)
     state = {k: ck.read(f"state/{k}") for k in keys}
     return {"state": state, "opt_state": opt_state}
 

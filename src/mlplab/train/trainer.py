@@ -1,8 +1,11 @@
 """The training loop: mini-batches in, callbacks out.
 
-One step, in order: ``model.forward(x, training=True)`` -> ``loss.value_and_grad`` ->
-``model.backward`` -> penalty gradients -> ``optimizer.update`` -> ``apply_updates`` ->
-constraints -> callbacks observe.
+One step (:meth:`Trainer._step`), in order: ``model.forward(x, training=True)`` ->
+``loss.value_and_grad`` -> ``model.backward`` -> penalty gradients -> clipping (``clip``,
+``clip_by_global_norm``) -> ``optimizer.update`` -> ``apply_updates`` -> constraints; then the
+loop's callbacks observe (after the batch, after the epoch). Optional speed: ``_step`` first
+asks ``fast.compiled_step`` (``optim/fast.py``) for the update and its application as one
+compiled pass (same bits); when it cannot run it returns None and the two readable lines run.
 """
 
 from __future__ import annotations
@@ -24,15 +27,16 @@ from ..losses import Loss, get_loss
 from ..network import Sequential
 from ..optim import (
     Solver,
+    apply_updates,
     assign_flat,
     chain,
     clip,
     clip_by_global_norm,
     configure_schedules,
     current_learning_rate,
+    fast,
     get_optimizer,
     ravel,
-    update_and_apply,
 )
 from ..regularizers import MaxNorm, Penalty, penalty_grads
 from .callbacks import Callback, History, ProgressBar, TrainingDiverged
@@ -180,7 +184,6 @@ class Trainer:
         pre += [clip_by_global_norm(clip_norm)] if clip_norm is not None and not self.solver else []
         # clipping is stateless: it runs before the optimizer, whose state is opt_state
         self._clip = chain(*pre) if pre else None
-        self._update = self.optimizer
         self.batch_size = (
             None if batch_size is None else check_positive_int("Trainer", "batch_size", batch_size)
         )
@@ -264,7 +267,12 @@ class Trainer:
         grads = penalty_grads(self.penalties, params, model.grads())
         if self._clip is not None:
             grads, _ = self._clip.update(grads, self._clip.init(params), params)
-        self.opt_state = update_and_apply(self._update, grads, self.opt_state, params)  # fast.py
+        opt = self.optimizer
+        state = fast.compiled_step(opt, grads, self.opt_state, params)  # optional speed: same bits
+        if state is None:  # the readable step (other arrays, no C extension, a user chain)
+            updates, state = opt.update(grads, self.opt_state, params)
+            apply_updates(params, updates)
+        self.opt_state = state
         for c in self.constraints:
             c.apply(params)
         self.step += 1
@@ -309,7 +317,7 @@ class Trainer:
         if self.solver:
             self._check_solver_setup()
         if self.opt_state is None:
-            self.opt_state = self._update.init(self.params())
+            self.opt_state = self.optimizer.init(self.params())
         self.end_epoch = self.epoch + epochs
         if self.solver:
             self.n_batches = 1
