@@ -30,6 +30,7 @@ LEVELS = {
     "train": 3,
     "diagnostics": 3,
     "tune": 4,
+    "config": 4,
     "sklearn": 4,
     "cli": 5,
     "__init__": 5,

@@ -114,6 +114,23 @@ def init_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def config_command(args: argparse.Namespace) -> int:
+    """``mlplab config validate|show FILE [--set key.path=value ...]``."""
+    from .config import ConfigError, load_config
+
+    try:
+        config = load_config(args.file, args.set)
+    except ConfigError as e:
+        print(f"mlplab config {args.action}: {args.file}: invalid config", file=sys.stderr)
+        print(str(e), file=sys.stderr)
+        return 1
+    if args.action == "show":
+        sys.stdout.write(config.to_toml())
+    else:
+        print(f"{args.file}: valid")
+    return 0
+
+
 def _int_at_least(minimum: int):
     """An argparse type: an int >= ``minimum``. Its ArgumentTypeError becomes argparse's usage
     error (exit status 2, naming the option) instead of a traceback from deep in training."""
@@ -161,6 +178,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=_int_at_least(1), default=500)
     p.add_argument("--plot", type=_plot_path, default="init-experiment.png")
     p.set_defaults(func=init_experiment)
+    p = sub.add_parser("config", help="check an experiment config (TOML) or show it resolved")
+    p.add_argument(
+        "action",
+        choices=("validate", "show"),
+        help="validate: check the config and say so; show: print it resolved (extends and "
+        "--set applied, every default filled in) as TOML",
+    )
+    p.add_argument("file", help="the experiment config, a TOML file (e.g. examples/digits.toml)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override one value, parsed as TOML (a bare word is a string), e.g. "
+        "--set train.epochs=5 --set optimizer.name=sgd; repeatable",
+    )
+    p.set_defaults(func=config_command)
     args = parser.parse_args(argv)
     return args.func(args)
 
