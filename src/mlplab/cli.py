@@ -131,6 +131,75 @@ def config_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiment(config_path, overrides=()):
+    """(resolved config, experiment) of a TOML file through mlplab.config."""
+    from .config import build_experiment, load_config
+
+    config = load_config(config_path, list(overrides))
+    return config, build_experiment(config, verbose=1)
+
+
+def train(args: argparse.Namespace) -> int:
+    """Train a config into a new run folder, or continue one (``--resume RUN``)."""
+    from .runs import check_run_dir, create_run, train_run
+
+    run = None
+    try:
+        if args.resume is not None:
+            if args.config is not None or args.overrides or args.name or args.tags or args.note:
+                raise ValueError(
+                    "--resume RUN continues the run's own config.toml: give no CONFIG, "
+                    "--set, --name, --tag or --note with it"
+                )
+            run = check_run_dir(args.resume)
+            _, experiment = _experiment(run / "config.toml")
+            train_run(run, experiment, resume=True)
+        else:
+            if args.config is None:
+                raise ValueError("give a CONFIG file (or --resume RUN)")
+            config, experiment = _experiment(args.config, args.overrides)
+            name = args.name or os.path.splitext(os.path.basename(args.config))[0]
+            run = create_run(
+                args.runs_dir,
+                name,
+                config.to_toml(),
+                config_path=args.config,
+                tags=args.tags,
+                note=args.note,
+            )
+            print(f"run folder {run}")
+            train_run(run, experiment)
+    except (ValueError, TypeError, OSError) as e:
+        print(f"mlplab train: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        more = "" if run is None else f"; continue with: mlplab train --resume {run}"
+        print(f"mlplab train: interrupted{more}", file=sys.stderr)
+        return 130
+    print(f"finished: {run}")
+    return 0
+
+
+def rerun(args: argparse.Namespace) -> int:
+    """Run a run's recorded config again in a new folder and compare every number."""
+    from .runs import check_run_dir, compare_runs, create_run, train_run
+
+    try:
+        old = check_run_dir(args.run)
+        _, experiment = _experiment(old / "config.toml")
+        name = old.name[16:] if old.name[:8].isdigit() and old.name[15:16] == "-" else old.name
+        runs_dir = args.runs_dir if args.runs_dir is not None else old.parent
+        new = create_run(runs_dir, f"{name}-rerun", (old / "config.toml").read_text())
+        print(f"run folder {new}")
+        train_run(new, experiment)
+        diff = compare_runs(old, new)
+    except (ValueError, TypeError, OSError) as e:
+        print(f"mlplab rerun: error: {e}", file=sys.stderr)
+        return 1
+    print(diff)
+    return 0 if diff.identical else 1
+
+
 def _int_at_least(minimum: int):
     """An argparse type: an int >= ``minimum``. Its ArgumentTypeError becomes argparse's usage
     error (exit status 2, naming the option) instead of a traceback from deep in training."""
@@ -195,6 +264,36 @@ def main(argv: list[str] | None = None) -> int:
         "--set train.epochs=5 --set optimizer.name=sgd; repeatable",
     )
     p.set_defaults(func=config_command)
+    p = sub.add_parser(
+        "train",
+        help="train a TOML experiment config into a new run folder (or --resume one)",
+    )
+    p.add_argument("config", nargs="?", metavar="CONFIG", help="the experiment's TOML file")
+    p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
+    p.add_argument("--name", help="the run's name (default: the config file's name)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set optimizer.config.learning_rate=0.01",
+    )
+    p.add_argument("--tag", dest="tags", action="append", default=[], help="a tag (repeatable)")
+    p.add_argument("--note", help="a free-text note stored with the run")
+    p.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue an interrupted run folder from its last checkpoint (bit-exact)",
+    )
+    p.set_defaults(func=train)
+    p = sub.add_parser(
+        "rerun",
+        help="run a run's config again in a new folder and check every number is identical",
+    )
+    p.add_argument("run", metavar="RUN", help="the run folder to repeat")
+    p.add_argument("--runs-dir", default=None, help="where the new folder goes (default: RUN's)")
+    p.set_defaults(func=rerun)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,29 @@
+"""Run folders (level 5): one folder per training run holding everything needed to read,
+resume, re-run and compare it (see the README's "Experiments")."""
+
+from .environment import environment
+from .files import check_run_dir, new_run_dir
+from .fingerprint import array_digest, fingerprint
+from .recorder import RunRecorder, metrics_csv
+from .results import results
+from .run import Diff, compare_runs, create_run, data_fingerprint, splits_of, train_run
+from .status import StatusFile, read_status
+
+__all__ = [
+    "Diff",
+    "RunRecorder",
+    "StatusFile",
+    "array_digest",
+    "check_run_dir",
+    "compare_runs",
+    "create_run",
+    "data_fingerprint",
+    "environment",
+    "fingerprint",
+    "metrics_csv",
+    "new_run_dir",
+    "read_status",
+    "results",
+    "splits_of",
+    "train_run",
+]
