@@ -1,12 +1,12 @@
 # make demo : create .venv, install mlplab, run the demo (offline: scikit-learn's bundled digits)
-# make test : create .venv with the test extras, install the Fashion-MNIST package when possible,
-#             check lint, format and types (ruff, mypy), run the suite
+# make test : create .venv with the test extras, install the Fashion-MNIST package and chromium
+#             when possible, check lint, format and types (ruff, mypy), run the suite
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test lint venv venv-test data clean
+.PHONY: demo test lint venv venv-test data browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +32,19 @@ data:
 		|| echo "note: could not install dataset-fashion-mnist; Fashion-MNIST tests will skip"; \
 	else echo "note: $(FASHION_DIR) missing and apt-get unavailable; Fashion-MNIST tests will skip"; fi
 
+# headless Chromium for the report's browser tests: Debian's package, installed only when missing and
+# possible (root with apt-get); otherwise those tests skip with a reason. Never fails the build.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "note: could not install chromium; the report's browser tests will skip"; \
+	else echo "note: /usr/bin/chromium missing and apt-get unavailable; browser tests will skip"; fi
+
 demo: venv
 	$(BIN)/python -m mlplab demo
 
-test: venv-test data lint
+test: venv-test data browser lint
 	$(BIN)/python -m pytest -q
 
 # ruff (rules and format in pyproject.toml) and mypy (non-strict, src/) must pass

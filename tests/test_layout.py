@@ -32,6 +32,7 @@ LEVELS = {
     "tune": 4,
     "config": 4,
     "sklearn": 4,
+    "report": 5,
     "runs": 5,
     "cli": 5,
     "__init__": 5,

@@ -114,6 +114,29 @@ def init_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    """Write one static HTML report on the run folders (a comparison for several)."""
+    from .report import write_report
+
+    out = args.output
+    if out is None:
+        out = os.path.join(args.runs[0], "report.html") if len(args.runs) == 1 else "report.html"
+    try:
+        path = write_report(args.runs, out)
+    except (ValueError, OSError) as e:
+        print(f"mlplab report: error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+def _run_folder(text: str) -> str:
+    """An argparse type: an existing folder (a run folder's files are checked by the report)."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder")
+    return text
+
+
 def config_command(args: argparse.Namespace) -> int:
     """``mlplab config validate|show FILE [--set key.path=value ...]``."""
     from .config import ConfigError, load_config
@@ -264,6 +287,17 @@ def main(argv: list[str] | None = None) -> int:
         "--set train.epochs=5 --set optimizer.name=sgd; repeatable",
     )
     p.set_defaults(func=config_command)
+    p = sub.add_parser("report", help="write a static HTML report on one or more run folders")
+    p.add_argument("runs", nargs="+", type=_run_folder, metavar="RUN", help="run folders")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=_plot_path,
+        default=None,
+        help="the HTML file to write (default: RUN/report.html for one run, "
+        "report.html here for several)",
+    )
+    p.set_defaults(func=report)
     p = sub.add_parser(
         "train",
         help="train a TOML experiment config into a new run folder (or --resume one)",
