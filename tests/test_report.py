@@ -24,6 +24,7 @@ def make_run(folder: Path, *, lr: float, epochs: int = 4, seed: int = 0, monitor
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)
     (folder / "config.toml").write_text(
+        'description = "a <small> net"\n'
         f'[data]\nname = "digits"\n\n[model]\nhidden = {{ depth = 1, units = 32 }}\n\n'
         f'[optimizer]\nname = "adam"\nlearning_rate = {lr!r}\n\n[train]\nepochs = {epochs}\n'
         'note = "<b>not bold</b> & co"\n'
@@ -70,7 +71,12 @@ def make_run(folder: Path, *, lr: float, epochs: int = 4, seed: int = 0, monitor
     }
     (folder / "results.json").write_text(json.dumps(results))
     (folder / "fingerprint.json").write_text(
-        json.dumps({"arrays": {"X_train": {"sha256": "ab" * 32, "shape": [100, 64]}}})
+        json.dumps(
+            {
+                "arrays": {"X_train": {"sha256": "ab" * 32, "shape": [100, 64], "dtype": "f4"}},
+                "seed": 7,
+            }
+        )
     )
     (folder / "status.json").write_text(json.dumps({"status": "finished", "pid": 1, "host": "h"}))
     if monitor:
@@ -186,7 +192,10 @@ def test_single_run_numbers_equal_the_files(two_runs):
     assert "high variance <overfitting>" in texts  # escaped in the HTML, read back as text
     assert "add regularization (L2 & dropout)" in texts
     assert 'note = "<b>not bold</b> & co"' in texts and "b" not in page.tags
-    assert "ab" * 32 in texts and "layer 1: 30% dead ReLUs" in texts
+    assert "a <small> net" in texts and "layer 1: 30% dead ReLUs" in texts
+    html = render_report([run])
+    assert f'<td class="hash" title="{"ab" * 32}">{"ab" * 8}…</td>' in html  # whole on hover
+    assert "<td>100 × 64</td><td>f4</td>" in html and "fingerprint.seed" in texts
     assert "Comparison" not in render_report([run])
 
 
@@ -197,7 +206,7 @@ def test_comparison_names_the_differing_hyperparameter(two_runs):
     table = html[start : html.index("</table>", start)]
     diff = parse(table)
     assert diff.cells[:3] == ["", "20260101-120000-a", "20260101-130000-b"]
-    assert diff.cells[3:] == ["optimizer.learning_rate", "0.0010", "0.0100"]  # only that one
+    assert diff.cells[3:] == ["optimizer.learning_rate", "0.001", "0.01"]  # only that one
     tests = [json.loads((r / "results.json").read_text())["test"]["accuracy"] for r in two_runs]
     # the comparison's results row and each run's headline
     assert [float(v) for v, _ in page.values["test.accuracy"]] == [*tests, *tests]
@@ -333,6 +342,7 @@ def test_names_are_text_not_markup_or_math(tmp_path):
     """A run folder or class named like HTML or like matplotlib math is shown as written."""
     a = make_run(tmp_path / "<script>alert(1) $x_1$", lr=0.1, monitor=False)
     b = make_run(tmp_path / "plain", lr=0.2, monitor=False)
+    (b / "config.toml").write_text("seed = 3\n" + (b / "config.toml").read_text())
     results = json.loads((a / "results.json").read_text())
     results["class_names"] = ["$\\alpha$", "<i>", "&"]
     (a / "results.json").write_text(json.dumps(results))
@@ -340,6 +350,9 @@ def test_names_are_text_not_markup_or_math(tmp_path):
     page = parse(html)
     assert "script" not in page.tags and "i" not in page.tags
     assert "<script>alert(1) $x_1$" in page.cells
+    assert (
+        "<tr><th>seed</th><td class=\"changed\">(not set)</td><td class=\"changed\">3</td>" in html
+    )
     svgs = "".join(re.findall(r"<svg.*?</svg>", html, flags=re.S))
     assert "$x_1$ (validation)" in svgs and "$\\alpha$" in svgs  # legend and tick, verbatim
     only_results = tmp_path / "only-results"
@@ -347,3 +360,30 @@ def test_names_are_text_not_markup_or_math(tmp_path):
     (only_results / "results.json").write_text(json.dumps({"test": {"accuracy": 0.5}}))
     page = parse(render_report([only_results]))
     assert page.values["test.accuracy"] == [("0.5", "0.5000")] and page.svgs == []
+
+
+def test_report_on_real_runs_of_mlplab_train(tmp_path, capsys):
+    """The agreed format, as `mlplab train` writes it: two digits runs differing in the learning
+    rate, reported together; the numbers in the page are those of their files."""
+    from mlplab.cli import main
+
+    config = Path(__file__).resolve().parents[1] / "examples" / "digits.toml"
+    runs = tmp_path / "runs"
+    for lr, name in ((0.001, "slow"), (0.003, "fast")):
+        argv = ["train", str(config), "--runs-dir", str(runs), "--name", name]
+        argv += ["--set", "train.epochs=2", "--set", f"optimizer.config.learning_rate={lr}"]
+        assert main(argv) == 0
+    folders = sorted(runs.iterdir(), key=lambda p: p.name.endswith("fast"))
+    capsys.readouterr()
+    html = render_report(folders)
+    page = parse(html)
+    for i, folder in enumerate(folders):
+        rows = (folder / "metrics.csv").read_text().splitlines()
+        header, last = rows[0].split(","), rows[-1].split(",")
+        test = json.loads((folder / "results.json").read_text())["test"]
+        assert float(page.values["final.val_loss"][i][0]) == float(last[header.index("val_loss")])
+        assert float(page.values["test.accuracy"][i][0]) == test["accuracy"]
+    start = html.index("Hyperparameters that differ")
+    diff = parse(html[start : html.index("</table>", start)]).cells
+    assert diff[3:6] == ["optimizer.config.learning_rate", "0.001", "0.003"]
+    assert len(page.svgs) == 1 + 2 * 2  # overlaid; per run curves and confusion matrix

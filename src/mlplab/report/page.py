@@ -51,6 +51,22 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _setting(value: Any) -> str:
+    """A config value as written in TOML (``0.00125``, ``true``, ``["a", "b"]``): settings are
+    shown exactly, not rounded like results."""
+    if value is None:
+        return "(not set)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return (
+            "[" + ", ".join(_setting(v) if not isinstance(v, str) else repr(v) for v in value) + "]"
+        )
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 def _num(value: Any, key: str = "") -> str:
     """A table cell holding a number: shown rounded, the exact value in ``data-value``."""
     attrs = f' data-key="{escape(key)}"' if key else ""
@@ -125,20 +141,51 @@ def _status_html(run: RunData) -> str:
     return f"<p>status: {', '.join(parts)}</p>"
 
 
+def _fingerprint_rows(fingerprint: dict[str, Any]) -> tuple[list[list[str]], dict[str, Any]]:
+    """Rows (group, name, shape, dtype, SHA-256) for the fingerprint's hashed arrays (``{group:
+    {name: {"sha256", "shape", "dtype"}}}``), and what is left of it in another form."""
+    rows, rest = [], {}
+    for group, items in fingerprint.items():
+        hashed = isinstance(items, dict) and all(
+            isinstance(v, dict) and "sha256" in v for v in items.values()
+        )
+        if not hashed or not items:
+            rest[group] = items
+            continue
+        for name, v in items.items():
+            shape = v.get("shape")
+            shown = " × ".join(map(str, shape)) if isinstance(shape, list) else _fmt(shape)
+            digest = str(v["sha256"])
+            rows.append(
+                [_td(group), _td(name), _td(shown), _td(v.get("dtype")),
+                 f'<td class="hash" title="{escape(digest)}">{escape(digest[:16])}…</td>']
+            )  # fmt: skip
+    return rows, rest
+
+
 def _data_html(run: RunData) -> str:
-    """The data summary: the config's data and split tables and the fingerprint's hashes."""
+    """The data summary: the config's data, split and preprocessing tables, and the
+    fingerprint's arrays (shape, dtype, SHA-256)."""
     rows = []
     for section in ("data", "split", "preprocessing"):
         if section in run.config:
             for k, v in flatten(run.config[section], section).items():
-                rows.append([_td(k), _td(v)])
+                rows.append([_td(k), f"<td>{escape(_setting(v))}</td>"])
+    arrays: list[list[str]] = []
     if isinstance(run.fingerprint, dict):
-        for k, v in flatten(run.fingerprint, "fingerprint").items():
-            cls = ' class="hash"' if isinstance(v, str) and len(v) >= 32 else ""
-            rows.append([_td(k), f"<td{cls}>{escape(_fmt(v))}</td>"])
-    if not rows:
+        arrays, rest = _fingerprint_rows(run.fingerprint)
+        for k, v in flatten(rest, "fingerprint").items():
+            rows.append([_td(k), f'<td class="hash">{escape(_fmt(v))}</td>'])
+    if not rows and not arrays:
         return ""
-    return "<h3>Data</h3>" + _table(["item", "value"], rows)
+    out = ["<h3>Data</h3>"]
+    if rows:
+        out.append(_table(["item", "value"], rows))
+    if arrays:
+        out.append(
+            _table(["part", "array", "shape", "dtype", "SHA-256 (hover: all of it)"], arrays)
+        )
+    return "".join(out)
 
 
 def _bias_variance_html(bv: Any) -> str:
@@ -198,7 +245,10 @@ def _monitor_html(monitor: dict[str, Any] | None) -> str:
 
 
 def _run_html(run: RunData, index: int) -> str:
-    out = [f'<section id="run-{index}"><h2>{escape(run.name)}</h2>', _status_html(run)]
+    out = [f'<section id="run-{index}"><h2>{escape(run.name)}</h2>']
+    if isinstance(run.config.get("description"), str):
+        out.append(f'<p class="description">{escape(run.config["description"])}</p>')
+    out.append(_status_html(run))
     out.append(_headline_html(run))
     if run.metrics:
         out.append("<h3>Curves</h3>")
@@ -222,7 +272,10 @@ def _comparison_html(runs: list[RunData]) -> str:
     out = ["<h2>Comparison</h2><h3>Hyperparameters that differ</h3>"]
     if diff:
         rows = [
-            [f"<th>{escape(k)}</th>", *(f'<td class="changed">{escape(_fmt(v))}</td>' for v in vs)]
+            [
+                f"<th>{escape(k)}</th>",
+                *(f'<td class="changed">{escape(_setting(v))}</td>' for v in vs),
+            ]
             for k, vs in diff.items()
         ]
         out.append(_table(header, rows, "diff"))
