@@ -1,4 +1,5 @@
-# make demo : create .venv, install mlplab, run the demo (offline: scikit-learn's bundled digits)
+# make demo : create .venv, install mlplab, run the main job: train examples/digits.toml into a run
+#             folder with its HTML report (offline: scikit-learn's bundled digits)
 # make test : create .venv with the test extras, install the Fashion-MNIST package and chromium
 #             when possible, check lint, format and types (ruff, mypy), run the suite
 PYTHON ?= python3.11
@@ -42,7 +43,7 @@ browser:
 	else echo "note: /usr/bin/chromium missing and apt-get unavailable; browser tests will skip"; fi
 
 demo: venv
-	$(BIN)/python -m mlplab demo
+	$(BIN)/python -m mlplab train examples/digits.toml --runs-dir demo-out/runs
 
 test: venv-test data browser lint
 	$(BIN)/python -m pytest -q

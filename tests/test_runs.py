@@ -304,7 +304,12 @@ def test_cli_train_rerun_and_resume_errors(tmp_path, capsys):
     assert run.name.endswith("-d") and read_status(run)["tags"] == ["x"]
     assert "epochs = 2" in (run / "config.toml").read_text()
     assert len(rows(run / "metrics.csv")) == 1 + 2
-    capsys.readouterr()
+    # mlplab train ends with the run's report, whose headline is the run's own test accuracy
+    accuracy = json.loads((run / "results.json").read_text())["test"]["accuracy"]
+    assert (
+        f'data-key="test.accuracy" data-value="{accuracy!r}"' in (run / "report.html").read_text()
+    )
+    assert capsys.readouterr().out.splitlines()[-1] == f"report: {run / 'report.html'}"
     assert main(["rerun", str(run)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "identical"
     assert main(["train", "--resume", str(run)]) == 1

@@ -199,7 +199,14 @@ def train(args: argparse.Namespace) -> int:
         more = "" if run is None else f"; continue with: mlplab train --resume {run}"
         print(f"mlplab train: interrupted{more}", file=sys.stderr)
         return 130
-    print(f"finished: {run}")
+    try:  # the run is recorded either way; a report that cannot be drawn is one more line
+        from .report import write_report
+
+        report_path = write_report([run], run / "report.html")
+    except (ValueError, TypeError, OSError) as e:
+        print(f"mlplab train: the run finished but its report failed: {e}", file=sys.stderr)
+        return 1
+    print(f"finished: {run}\nreport: {report_path}")
     return 0
 
 
