@@ -9,12 +9,13 @@ import re
 
 import numpy as np
 import pytest
-from examples import LAYER_CASES
 from scipy.special import expit, softmax
 
 import mlplab
 from mlplab import BatchNorm, Dense, Dropout, ReLU, Sequential
 from mlplab.cli import main
+
+from examples import LAYER_CASES
 
 # -- summary -----------------------------------------------------------------------------------
 

@@ -14,12 +14,13 @@ import inspect
 
 import numpy as np
 import pytest
-from examples import backends
 
 import mlplab
 from mlplab import BatchNorm, Dense, Dropout, Sequential, Tanh, Trainer
 from mlplab.backend import dtype_name, get_namespace, to_numpy
 from mlplab.optim import OPTIMIZERS
+
+from examples import backends
 
 BACKENDS = backends()
 GRADIENT_OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from examples import LAYER_CASES, LOSS_CASES, backends, kink_free
 
 import mlplab
 from mlplab.backend import to_numpy
+
+from examples import LAYER_CASES, LOSS_CASES, backends, kink_free
 
 BACKENDS = backends()
 

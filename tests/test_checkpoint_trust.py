@@ -18,11 +18,12 @@ import zipfile
 
 import numpy as np
 import pytest
-from examples import LAYER_CASES
 
 import mlplab
 from mlplab import Dense, ReLU, Sequential, Trainer
 from mlplab.train import _files, checkpoint
+
+from examples import LAYER_CASES
 
 
 # -- helpers --------------------------------------------------------------------------------------

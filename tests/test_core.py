@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from examples import LOSS_CASES
 
 import mlplab
 from mlplab import Dense, HierarchicalSoftmax, Sequential, Tanh, Trainer, gradcheck
 from mlplab.losses import TASKS
+
+from examples import LOSS_CASES
 
 # -- hierarchical softmax: an output layer and the loss "nll" ------------------------------------
 

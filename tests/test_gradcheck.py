@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from examples import LAYER_CASES, LOSS_CASES, kink_free
 
 import mlplab
 from mlplab import ACTIVATIONS, Activation, Dense, Sequential, gradcheck
+
+from examples import LAYER_CASES, LOSS_CASES, kink_free
 
 
 def _check(report):

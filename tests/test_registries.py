@@ -1,9 +1,9 @@
 """Every registered layer and loss has an example in tests/examples.py, so none skips the
 gradient checks, PyTorch parity and backend tests that are parametrized over those examples."""
 
-from examples import LAYER_EXAMPLES, LOSS_EXAMPLES
-
 from mlplab import LAYERS, LOSSES
+
+from examples import LAYER_EXAMPLES, LOSS_EXAMPLES
 
 
 def test_every_registered_layer_has_an_example():

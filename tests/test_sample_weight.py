@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from examples import LOSS_CASES
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 import mlplab
 from mlplab import Dense, Sequential, Trainer
+
+from examples import LOSS_CASES
 
 
 @pytest.mark.parametrize("make, n_out, targets", LOSS_CASES)

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from examples import LAYER_CASES, LOSS_CASES, kink_free
 
 import mlplab
+
+from examples import LAYER_CASES, LOSS_CASES, kink_free
 
 RTOL, ATOL = 1e-10, 1e-12
 
