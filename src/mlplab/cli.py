@@ -230,6 +230,51 @@ def rerun(args: argparse.Namespace) -> int:
     return 0 if diff.identical else 1
 
 
+def runs_command(args: argparse.Namespace) -> int:
+    """``mlplab runs [DIR] [--sort COLUMN]``: the run folders of DIR as a table."""
+    from .runs import format_table, list_runs, sort_rows
+
+    try:
+        rows = list_runs(args.dir)
+        if args.sort is not None:
+            rows = sort_rows(rows, args.sort, reverse=args.reverse)
+    except (ValueError, OSError) as e:
+        print(f"mlplab runs: error: {e}", file=sys.stderr)
+        return 1
+    print(format_table(rows))
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """``mlplab evaluate RUN [--data test|validation|train]``: the final model's scores."""
+    from .config import ConfigError
+    from .runs import evaluate_run
+
+    try:
+        scores = evaluate_run(args.run, args.data)
+    except (ConfigError, ValueError, TypeError, OSError) as e:
+        print(f"mlplab evaluate: error: {e}", file=sys.stderr)
+        return 1
+    print(f"{args.data}: " + "  ".join(f"{k} {v!r}" for k, v in scores.items()))
+    return 0
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """``mlplab predict RUN INPUT``: predictions as CSV on stdout."""
+    from .config import ConfigError
+    from .runs import load_trained_run, predict_run, predictions_csv, read_features
+
+    try:
+        X = read_features(args.input)
+        experiment = load_trained_run(args.run)
+        text = predictions_csv(*predict_run(experiment, X))
+    except (ConfigError, ValueError, TypeError, OSError) as e:
+        print(f"mlplab predict: error: {e}", file=sys.stderr)
+        return 1
+    sys.stdout.write(text)
+    return 0
+
+
 def _int_at_least(minimum: int):
     """An argparse type: an int >= ``minimum``. Its ArgumentTypeError becomes argparse's usage
     error (exit status 2, naming the option) instead of a traceback from deep in training."""
@@ -259,6 +304,9 @@ def _plot_path(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlplab", description=__doc__)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"mlplab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="train a network on scikit-learn's digits and report")
     p.add_argument("--seed", type=_int_at_least(0), default=0)
@@ -335,6 +383,37 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run", metavar="RUN", help="the run folder to repeat")
     p.add_argument("--runs-dir", default=None, help="where the new folder goes (default: RUN's)")
     p.set_defaults(func=rerun)
+    p = sub.add_parser("runs", help="list the run folders of DIR as a table")
+    p.add_argument("dir", nargs="?", default="runs", metavar="DIR", help="default: runs")
+    p.add_argument(
+        "--sort",
+        metavar="COLUMN",
+        help="sort by a column of the table (name, tags, status, a hyperparameter's dotted "
+        "key, best_val, test, time)",
+    )
+    p.add_argument("--reverse", action="store_true", help="sort in descending order")
+    p.set_defaults(func=runs_command)
+    p = sub.add_parser(
+        "evaluate", help="a finished run's loss and accuracy on its test, validation or train part"
+    )
+    p.add_argument("run", metavar="RUN", help="a finished run folder")
+    p.add_argument(
+        "--data",
+        choices=("test", "validation", "train"),
+        default="test",
+        help="the part of the run's data (the same split, rebuilt from its seed); default test",
+    )
+    p.set_defaults(func=evaluate_command)
+    p = sub.add_parser(
+        "predict", help="a finished run's predictions on raw features, as CSV on stdout"
+    )
+    p.add_argument("run", metavar="RUN", help="a finished run folder")
+    p.add_argument(
+        "input",
+        metavar="INPUT",
+        help="raw features (before preprocessing): a numeric CSV (header optional) or .npy",
+    )
+    p.set_defaults(func=predict_command)
     args = parser.parse_args(argv)
     return args.func(args)
 

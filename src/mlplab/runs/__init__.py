@@ -4,12 +4,28 @@ resume, re-run and compare it (see the README's "Experiments")."""
 from .environment import environment
 from .files import check_run_dir, new_run_dir
 from .fingerprint import array_digest, fingerprint
+from .inference import (
+    evaluate_run,
+    load_trained_run,
+    predict_run,
+    predictions_csv,
+    read_features,
+)
+from .listing import format_table, list_runs, sort_rows
 from .recorder import RunRecorder, metrics_csv
 from .results import results
 from .run import Diff, compare_runs, create_run, data_fingerprint, splits_of, train_run
 from .status import StatusFile, read_status
 
 __all__ = [
+    "evaluate_run",
+    "format_table",
+    "list_runs",
+    "load_trained_run",
+    "predict_run",
+    "predictions_csv",
+    "read_features",
+    "sort_rows",
     "Diff",
     "RunRecorder",
     "StatusFile",
