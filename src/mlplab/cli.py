@@ -166,6 +166,8 @@ def train(args: argparse.Namespace) -> int:
     """Train a config into a new run folder, or continue one (``--resume RUN``)."""
     from .runs import check_run_dir, create_run, train_run
 
+    if args.seeds is not None:
+        return train_seeds(args)
     run = None
     try:
         if args.resume is not None:
@@ -207,6 +209,67 @@ def train(args: argparse.Namespace) -> int:
         print(f"mlplab train: the run finished but its report failed: {e}", file=sys.stderr)
         return 1
     print(f"finished: {run}\nreport: {report_path}")
+    return 0
+
+
+def train_seeds(args: argparse.Namespace) -> int:
+    """``mlplab train CONFIG --seeds N``: the config under seeds train.seed, train.seed + 1,
+    ... (each member exactly ``mlplab train CONFIG --set train.seed=S``), grouped in
+    ``runs/<date>-<time>-<name>-seeds/`` with a group.json."""
+    from .config import ConfigError, load_config
+    from .report import write_report
+    from .runs import create_run, train_group, train_run
+
+    group = None
+    try:
+        if args.resume is not None or args.config is None:
+            raise ValueError("--seeds N needs a CONFIG file (and no --resume)")
+        config = load_config(args.config, list(args.overrides))  # checked before any folder
+        name = args.name or os.path.splitext(os.path.basename(args.config))[0]
+        seeds = [config.train.seed + i for i in range(args.seeds)]
+
+        def train_one(group, seed):
+            overrides = [*args.overrides, f"train.seed={seed}"]
+            member_config, experiment = _experiment(args.config, overrides)
+            run = create_run(
+                group,
+                f"{name}-seed{seed}",
+                member_config.to_toml(),
+                config_path=args.config,
+                tags=args.tags,
+                note=args.note,
+            )
+            print(f"seed {seed}: run folder {run}")
+            train_run(run, experiment)
+            write_report([run], run / "report.html")
+            return run
+
+        group = train_group(args.runs_dir, name, seeds, train_one)
+    except ConfigError as e:
+        print(f"mlplab train: {args.config}: invalid config\n{e}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, OSError) as e:
+        print(f"mlplab train: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        more = "" if group is None else f" (group {group})"
+        print(f"mlplab train: interrupted{more}", file=sys.stderr)
+        return 130
+    print(f"finished: group {group} ({len(seeds)} seeds: {', '.join(map(str, seeds))})")
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    """``mlplab compare GROUP_A GROUP_B``: each final metric's difference B - A with its 95%
+    confidence interval by Welch's t."""
+    from .runs import compare_groups
+
+    try:
+        result = compare_groups(args.group_a, args.group_b)
+    except (ValueError, OSError) as e:
+        print(f"mlplab compare: error: {e}", file=sys.stderr)
+        return 1
+    print(result)
     return 0
 
 
@@ -375,7 +438,22 @@ def main(argv: list[str] | None = None) -> int:
         metavar="RUN",
         help="continue an interrupted run folder from its last checkpoint (bit-exact)",
     )
+    p.add_argument(
+        "--seeds",
+        type=_int_at_least(1),
+        metavar="N",
+        help="train the config under N seeds (train.seed, train.seed + 1, ...), one run "
+        "folder each, grouped in RUNS_DIR/<date>-<time>-<name>-seeds/ (see mlplab compare)",
+    )
     p.set_defaults(func=train)
+    p = sub.add_parser(
+        "compare",
+        help="compare two seed groups: each final metric's difference B - A with its 95%% "
+        "confidence interval (Welch's t)",
+    )
+    p.add_argument("group_a", metavar="GROUP_A", help="a seed group folder (mlplab train --seeds)")
+    p.add_argument("group_b", metavar="GROUP_B", help="the seed group compared with GROUP_A")
+    p.set_defaults(func=compare)
     p = sub.add_parser(
         "rerun",
         help="run a run's config again in a new folder and check every number is identical",
