@@ -136,9 +136,24 @@ def train_run(run_dir: str | os.PathLike, experiment: Any, *, resume: bool = Fal
     previous = read_json(run / "status.json")
     keep = {k: previous.get(k) for k in ("tags", "note") if k in previous}
     monitor_prefix: list = []
+    monitor = _monitor_key(splits)
+    last = ModelCheckpoint(run / CHECKPOINTS / LAST, save_best_only=False)
+    best = ModelCheckpoint(run / CHECKPOINTS / BEST, monitor=monitor)
+    # best before last: last.npz then holds every callback's state after this epoch (those
+    # after it in the list would not have seen the epoch yet)
+    added: list = [best, last]
+    # before the progress bar (the trainer's last callback): the files are written by the
+    # time its line prints
+    at = len(trainer.callbacks) - 1 if _is_bar(trainer) else len(trainer.callbacks)
+    trainer.callbacks[at:at] = added
     if resume:
-        _check_resumable(run, experiment)
-        trainer.load(run / CHECKPOINTS / LAST)
+        try:  # restores the callbacks' counters too (EarlyStopping, ReduceLROnPlateau, best's)
+            _check_resumable(run, experiment)
+            trainer.load(run / CHECKPOINTS / LAST)
+        except BaseException:
+            for c in added:
+                trainer.callbacks.remove(c)
+            raise
         if (run / MONITOR).is_file():
             monitor_prefix = [
                 e for e in read_json(run / MONITOR) if e.get("epoch", math.inf) < trainer.epoch
@@ -148,16 +163,10 @@ def train_run(run_dir: str | os.PathLike, experiment: Any, *, resume: bool = Fal
     else:
         write_json(run / FINGERPRINT, data_fingerprint(experiment))
     remaining = int(experiment.epochs) - trainer.epoch
-    monitor = _monitor_key(splits)
-    last = ModelCheckpoint(run / CHECKPOINTS / LAST, save_best_only=False)
-    best = ModelCheckpoint(run / CHECKPOINTS / BEST, monitor=monitor)
     recorder = RunRecorder(run, status, monitor_prefix)
     recorder.best_checkpoint = best
-    added = [last, best, recorder]
-    # before the progress bar (the trainer's last callback): the files are written by the
-    # time its line prints
-    at = len(trainer.callbacks) - 1 if _is_bar(trainer) else len(trainer.callbacks)
-    trainer.callbacks[at:at] = added
+    trainer.callbacks.insert(trainer.callbacks.index(last) + 1, recorder)
+    added.append(recorder)
     status.start(epoch=trainer.epoch, epochs=int(experiment.epochs), **keep)
     outcome, error = "failed", None
     restore = signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -41,6 +41,18 @@ class Callback:
 
     def on_train_end(self, logs: dict) -> None: ...
 
+    def get_state(self) -> dict[str, Any] | None:
+        """What a resumed fit needs to continue this callback where it stopped, or None (the
+        default: nothing). Values are JSON numbers (or None), and dicts of arrays (best
+        weights); a checkpoint stores it (``Trainer.save``) and ``Trainer.load`` gives it back
+        through :meth:`set_state`."""
+        return None
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from ``state`` (what :meth:`get_state` returned) at the next fit's start,
+        instead of starting afresh; only that fit: a later plain fit starts afresh again."""
+        raise TypeError(f"{type(self).__name__} keeps no state to restore")
+
 
 class History(Callback):
     """Per-epoch logs: ``history.history["val_loss"][e]``; ``history.epoch`` the epoch numbers
@@ -73,16 +85,36 @@ class _Monitor(Callback):
         self.mode = mode
         self.min_delta = check_float(type(self).__name__, "min_delta", min_delta, low=0.0)
         self.best = math.inf if mode == "min" else -math.inf
+        self._resume: dict[str, Any] | None = None
+
+    #: the counters a resumed fit continues (``best`` and the subclass's)
+    _state_fields: tuple[str, ...] = ("best",)
 
     def _reset(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
 
     def on_train_begin(self, trainer):
         """Check ``monitor`` against the logs this fit will produce (before epoch 1: a typo must
-        not cost an epoch) and start afresh, as Keras does at every fit."""
+        not cost an epoch) and start afresh, as Keras does at every fit, unless a checkpoint's
+        state was given (``set_state``, by ``Trainer.load``): then continue it."""
         super().on_train_begin(trainer)
         self._check_monitor(trainer.log_keys)
         self._reset()
+        if self._resume is not None:
+            for name, value in self._resume.items():
+                setattr(self, name, value)
+            self._resume = None
+
+    def get_state(self) -> dict[str, Any] | None:
+        return {name: getattr(self, name) for name in self._state_fields}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        if set(state) != set(self._state_fields):
+            raise ValueError(
+                f"{type(self).__name__}.set_state: state keys must be "
+                f"{sorted(self._state_fields)}, got {sorted(state)}"
+            )
+        self._resume = dict(state)
 
     def _check_monitor(self, keys: list[str]) -> None:
         if self.monitor in keys:
@@ -133,6 +165,8 @@ class EarlyStopping(_Monitor):
         self.patience = check_positive_int("EarlyStopping", "patience", patience, minimum=0)
         self.restore_best = restore_best
         self._reset()
+
+    _state_fields = ("best", "wait", "best_epoch", "stopped_epoch", "best_state")
 
     def _reset(self) -> None:
         super()._reset()
@@ -223,6 +257,8 @@ class ReduceLROnPlateau(_Monitor):
         self.stop_at_min_lr = stop_at_min_lr
         self._reset()
 
+    _state_fields = ("best", "wait")
+
     def _reset(self) -> None:
         super()._reset()
         self.wait = 0
@@ -309,6 +345,11 @@ class ModelCheckpoint(_Monitor):
     ):
         super().__init__(monitor, mode, 0.0)
         self.path, self.save_best_only = os.fspath(path), save_best_only
+
+    def get_state(self) -> dict[str, Any] | None:
+        """The best value so far (``save_best_only``), so a resumed fit overwrites the file
+        only when an epoch beats every earlier one; None when it saves every epoch."""
+        return super().get_state() if self.save_best_only else None
 
     def on_train_begin(self, trainer):
         if self.save_best_only:

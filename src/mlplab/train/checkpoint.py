@@ -65,6 +65,35 @@ def _flatten(state: Any) -> tuple[dict, dict]:
     return arrays, scalars
 
 
+def _callback_states(trainer) -> tuple[list[dict], dict[str, Any]]:
+    """(field ``callbacks``, the ``callbacks/<i>/<key>/<name>`` arrays) of the trainer's
+    callbacks that keep state (``Callback.get_state``), in the trainer's order."""
+    described: list[dict] = []
+    arrays: dict[str, Any] = {}
+    for cb in trainer.callbacks:
+        state = cb.get_state()
+        if state is None:
+            continue
+        i = len(described)
+        numbers, groups = {}, {}
+        for key, value in state.items():
+            if isinstance(value, dict):
+                groups[key] = list(value)
+                arrays.update({f"callbacks/{i}/{key}/{k}": to_numpy(v) for k, v in value.items()})
+            else:
+                numbers[key] = value
+        described.append(
+            {
+                "class": type(cb).__name__,
+                "monitor": getattr(cb, "monitor", None),
+                "mode": getattr(cb, "mode", None),
+                "numbers": numbers,
+                "arrays": groups,
+            }
+        )
+    return described, arrays
+
+
 def save_checkpoint(path: str | os.PathLike, trainer, *, extra: dict | None = None) -> None:
     """Write model config and weights, loss, optimizer spec and state, epoch and rng states;
     ``extra`` (JSON-able) is stored alongside for wrappers such as the scikit-learn estimators.
@@ -79,6 +108,8 @@ def save_checkpoint(path: str | os.PathLike, trainer, *, extra: dict | None = No
     arrays: dict[str, Any] = {f"state/{k}": to_numpy(v) for k, v in trainer.get_state().items()}
     opt_arrays, scalars = _flatten(trainer.opt_state)
     arrays.update({f"opt/{k}": v for k, v in opt_arrays.items()})
+    callbacks, callback_arrays = _callback_states(trainer)
+    arrays.update(callback_arrays)
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -95,6 +126,7 @@ def save_checkpoint(path: str | os.PathLike, trainer, *, extra: dict | None = No
         "layer_rngs": [g.bit_generator.state for g in model.generators()],
         "history": trainer.history.history,
         "history_epochs": trainer.history.epoch,
+        "callbacks": callbacks,
         "extra": extra or {},
     }
     arrays["meta"] = np.array(json.dumps(meta))
@@ -287,6 +319,7 @@ def _check_meta(meta: dict, path: str) -> None:
     epochs = meta["history_epochs"]
     if not isinstance(epochs, list) or not all(_is_int(e) for e in epochs):
         raise _bad(path, "history_epochs", "a list of ints", epochs)
+    _check_callbacks_field(meta, path)
     for field, build in (("model", Sequential.from_config), ("loss", get_loss)):
         try:
             build(meta[field])
@@ -294,6 +327,66 @@ def _check_meta(meta: dict, path: str) -> None:
             raise ValueError(
                 f"checkpoint {path!r}: field {field!r} does not describe a valid {field} ({e})"
             ) from None
+
+
+def _check_callbacks_field(meta: dict, path: str) -> None:
+    """Field ``callbacks`` (optional: checkpoints written before it hold none): a list of
+    ``{"class", "monitor", "mode", "numbers", "arrays"}``, numbers JSON numbers or null,
+    arrays the names of each group's entries."""
+    items = meta.setdefault("callbacks", [])
+    if not isinstance(items, list):
+        raise _bad(path, "callbacks", "a list of callback states", items)
+    keys = {"class", "monitor", "mode", "numbers", "arrays"}
+    for i, item in enumerate(items):
+        where = f"callbacks/{i}"
+        if not isinstance(item, dict) or set(item) != keys:
+            raise _bad(path, where, f"an object with keys {sorted(keys)}", item)
+        if not isinstance(item["class"], str):
+            raise _bad(path, f"{where}/class", "a class name", item["class"])
+        for field in ("monitor", "mode"):
+            if item[field] is not None and not isinstance(item[field], str):
+                raise _bad(path, f"{where}/{field}", "a string or null", item[field])
+        if not isinstance(item["numbers"], dict):
+            raise _bad(path, f"{where}/numbers", "a JSON object", item["numbers"])
+        for key, value in item["numbers"].items():
+            if value is not None and not _is_number(value):
+                raise _bad(path, f"{where}/numbers/{key}", "a number or null", value)
+        groups = item["arrays"]
+        if not isinstance(groups, dict) or not all(
+            isinstance(names, list) and all(isinstance(n, str) for n in names)
+            for names in groups.values()
+        ):
+            raise _bad(path, f"{where}/arrays", "an object of lists of array names", groups)
+        both = set(groups) & set(item["numbers"])
+        if both:
+            raise _bad(path, where, "numbers and arrays under different keys", sorted(both))
+
+
+def _check_callback_arrays(entries: dict[str, _Entry], meta: dict, path: str) -> None:
+    """The ``callbacks/...`` entries are exactly those field ``callbacks`` names, and each is a
+    copy of the model's state: the ``state/<name>`` entry's shape and dtype."""
+    declared = {
+        f"callbacks/{i}/{key}/{name}": name
+        for i, item in enumerate(meta["callbacks"])
+        for key, names in item["arrays"].items()
+        for name in names
+    }
+    present = {k for k in entries if k.startswith("callbacks/")}
+    missing, unexpected = sorted(set(declared) - present), sorted(present - set(declared))
+    if missing or unexpected:
+        raise ValueError(
+            f"checkpoint {path!r}: the callback arrays do not match field 'callbacks': "
+            f"missing {missing}, unexpected {unexpected}"
+        )
+    for key, name in declared.items():
+        want = entries.get(f"state/{name}")
+        got = entries[key]
+        if want is None or (got.shape, got.dtype) != (want.shape, want.dtype):
+            wanted = "no such weight" if want is None else f"{want.dtype} {want.shape}"
+            raise ValueError(
+                f"checkpoint {path!r}: entry {key!r} holds {got.dtype} {got.shape}, but the "
+                f"model's 'state/{name}' is {wanted}"
+            )
 
 
 # -- reading: the declared architecture, shape-only -------------------------------------------
@@ -404,14 +497,17 @@ class _Checkpoint:
             self.entries = _entries(self.zf, path)
             self.meta = _read_meta(self.zf, self.entries, path)
             unexpected = [
-                k for k in self.entries if not (k == "meta" or k.startswith(("state/", "opt/")))
+                k
+                for k in self.entries
+                if not (k == "meta" or k.startswith(("state/", "opt/", "callbacks/")))
             ]
             if unexpected:
                 raise ValueError(
                     f"checkpoint {path!r}: unexpected entries {unexpected} (a "
-                    "checkpoint holds 'meta', 'state/...' and 'opt/...')"
+                    "checkpoint holds 'meta', 'state/...', 'opt/...' and 'callbacks/...')"
                 )
             _check_state(self.entries, self.meta, path)
+            _check_callback_arrays(self.entries, self.meta, path)
         except BaseException:
             self.zf.close()
             raise
@@ -647,8 +743,50 @@ def _plan_restore(ck: _Checkpoint, trainer) -> dict:
     params = ref_model.params()
     opt_state = _read_opt_state(ck, trainer.optimizer.init(params), xp)
     _check_hyperparams(trainer.optimizer, opt_state, path)
+    callbacks = _plan_callbacks(ck, trainer, xp)
     state = {k: ck.read(f"state/{k}") for k in keys}
-    return {"state": state, "opt_state": opt_state}
+    return {"state": state, "opt_state": opt_state, "callbacks": callbacks}
+
+
+def _plan_callbacks(ck: _Checkpoint, trainer, xp) -> list[tuple[Any, dict]]:
+    """(callback, state) pairs: the saved states of each class, in order, paired with the
+    trainer's callbacks of that class that keep state, in order. A pair must watch the same
+    quantity the same way; a saved state with no callback of its class to continue is left
+    (the callback was dropped), a callback with no saved state starts afresh."""
+    path = ck.path
+    mine: dict[str, list[tuple[Any, set]]] = {}
+    for cb in trainer.callbacks:
+        current = cb.get_state()
+        if current is not None:
+            mine.setdefault(type(cb).__name__, []).append((cb, set(current)))
+    plans: list[tuple[Any, dict]] = []
+    taken: dict[str, int] = {}
+    for i, item in enumerate(ck.meta["callbacks"]):
+        name = item["class"]
+        n = taken.get(name, 0)
+        taken[name] = n + 1
+        if n >= len(mine.get(name, [])):
+            continue
+        cb, fields = mine[name][n]
+        for attr in ("monitor", "mode"):
+            if getattr(cb, attr, None) != item[attr]:
+                raise ValueError(
+                    f"load_checkpoint: {path!r} holds the state of {name}({attr}="
+                    f"{item[attr]!r}) (field 'callbacks/{i}'), but the trainer's {name} has "
+                    f"{attr}={getattr(cb, attr, None)!r}; give the trainer the callbacks the "
+                    "checkpoint was trained with"
+                )
+        saved = set(item["numbers"]) | set(item["arrays"])
+        if saved != fields:
+            raise ValueError(
+                f"load_checkpoint: {path!r} field 'callbacks/{i}' holds {name} state "
+                f"{sorted(saved)}, the trainer's {name} keeps {sorted(fields)}"
+            )
+        state: dict[str, Any] = dict(item["numbers"])
+        for key, names in item["arrays"].items():
+            state[key] = {k: xp.asarray(ck.read(f"callbacks/{i}/{key}/{k}")) for k in names}
+        plans.append((cb, state))
+    return plans
 
 
 def _restore(trainer, meta: dict, plan: dict) -> None:
@@ -665,3 +803,5 @@ def _restore(trainer, meta: dict, plan: dict) -> None:
         g.bit_generator.state = s
     trainer.history.history = {k: list(v) for k, v in meta["history"].items()}
     trainer.history.epoch = list(meta["history_epochs"])
+    for cb, state in plan["callbacks"]:
+        cb.set_state(state)
