@@ -115,14 +115,24 @@ def init_experiment(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    """Write one static HTML report on the run folders (a comparison for several)."""
-    from .report import write_report
+    """Write one static HTML report on the run folders (a comparison for several), or on the
+    seed groups (folders with group.json: mean and spread over the seeds)."""
+    from .report import write_group_report, write_report
 
+    groups = [os.path.isfile(os.path.join(r, "group.json")) for r in args.runs]
+    if any(groups) and not all(groups):
+        mixed = ", ".join(r for r, g in zip(args.runs, groups) if g)
+        print(
+            "mlplab report: error: give run folders or seed groups, not both "
+            f"(groups here: {mixed})",
+            file=sys.stderr,
+        )
+        return 1
     out = args.output
     if out is None:
         out = os.path.join(args.runs[0], "report.html") if len(args.runs) == 1 else "report.html"
     try:
-        path = write_report(args.runs, out)
+        path = (write_group_report if all(groups) else write_report)(args.runs, out)
     except (ValueError, OSError) as e:
         print(f"mlplab report: error: {e}", file=sys.stderr)
         return 1
@@ -405,14 +415,24 @@ def main(argv: list[str] | None = None) -> int:
         "--set train.epochs=5 --set optimizer.name=sgd; repeatable",
     )
     p.set_defaults(func=config_command)
-    p = sub.add_parser("report", help="write a static HTML report on one or more run folders")
-    p.add_argument("runs", nargs="+", type=_run_folder, metavar="RUN", help="run folders")
+    p = sub.add_parser(
+        "report",
+        help="write a static HTML report on one or more run folders, or on seed groups",
+    )
+    p.add_argument(
+        "runs",
+        nargs="+",
+        type=_run_folder,
+        metavar="RUN",
+        help="run folders, or seed group folders (with group.json, from train --seeds N): "
+        "the mean and spread over the seeds, and for two groups Welch's 95%% intervals",
+    )
     p.add_argument(
         "-o",
         "--output",
         type=_plot_path,
         default=None,
-        help="the HTML file to write (default: RUN/report.html for one run, "
+        help="the HTML file to write (default: RUN/report.html for one run or group, "
         "report.html here for several)",
     )
     p.set_defaults(func=report)

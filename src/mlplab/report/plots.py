@@ -158,3 +158,45 @@ def confusion_svg(matrix: list[list[float]], names: list[str]) -> str:
     ax.set(xlabel="predicted", ylabel="true")
     fig.tight_layout()
     return to_svg(fig)
+
+
+def band_svg(
+    groups: Sequence[tuple[str, list[int], dict[str, dict[str, list[float]]]]],
+) -> str:
+    """Every curve of seed groups per epoch: the mean across the members as a line, the
+    min-max band lightly shaded and mean +- one standard deviation darker. ``groups`` holds
+    ``(name, epochs, {column: {"mean", "std", "min", "max": per epoch}})``; one group: train
+    and validation in two colours; several: one colour per group, validation dashed."""
+    columns: dict[str, list[str]] = {}
+    for _, _, stats in groups:
+        for base, cols in curve_groups(list(stats)).items():
+            columns.setdefault(base, [])
+            columns[base] += [c for c in cols if c not in columns[base]]
+    if not columns:
+        return ""
+    fig, axes = _figure(len(columns))
+    for ax, (base, cols) in zip(axes, columns.items()):
+        for g, (name, epochs, stats) in enumerate(groups):
+            for c in cols:
+                if c not in stats:
+                    continue
+                s = stats[c]
+                if len(groups) == 1:
+                    colour = "C1" if c.startswith("val_") else "C0"
+                    label = _label(c)
+                else:
+                    colour = f"C{g % 10}"
+                    label = plain(name) + ("" if c in LR_COLUMNS else f" ({_label(c)})")
+                lo = [m - d if math.isfinite(d) else m for m, d in zip(s["mean"], s["std"])]
+                hi = [m + d if math.isfinite(d) else m for m, d in zip(s["mean"], s["std"])]
+                ax.fill_between(epochs, s["min"], s["max"], color=colour, alpha=0.12, linewidth=0)
+                ax.fill_between(epochs, lo, hi, color=colour, alpha=0.25, linewidth=0)
+                style = "--" if c.startswith("val_") else "-"
+                ax.plot(epochs, s["mean"], style, color=colour, label=label + " mean", marker=".")
+        values = [v for _, _, st in groups for c in cols for v in st.get(c, {}).get("min", [])]
+        values = [v for v in values if v > 0]
+        if base == "learning rate" and values and max(values) / min(values) > 20:
+            ax.set_yscale("log")
+        _epoch_axis(ax, f"{base} (mean, ±1 std, min-max)")
+    fig.tight_layout()
+    return to_svg(fig)
