@@ -376,14 +376,26 @@ def _plot_path(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mlplab", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="mlplab",
+        description="NumPy multilayer perceptrons: train experiment configs (TOML) into run "
+        "folders, re-run and compare them, and write HTML reports. "
+        "'mlplab COMMAND --help' describes each command.",
+    )
     from . import __version__
 
-    parser.add_argument("--version", action="version", version=f"mlplab {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"mlplab {__version__}",
+        help="print mlplab's version and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="train a network on scikit-learn's digits and report")
-    p.add_argument("--seed", type=_int_at_least(0), default=0)
-    p.add_argument("--epochs", type=_int_at_least(1), default=40)
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="the random seed (default: 0)")
+    p.add_argument(
+        "--epochs", type=_int_at_least(1), default=40, help="epochs to train (default: 40)"
+    )
     p.add_argument(
         "--plot", type=_plot_path, default="demo-training.png", help="where to write the loss plot"
     )
@@ -393,10 +405,17 @@ def main(argv: list[str] | None = None) -> int:
         help="activations of a deep tanh net under N(0, 0.01), "
         "N(0, 1) and Xavier init, with advice and a plot",
     )
-    p.add_argument("--seed", type=_int_at_least(0), default=0)
-    p.add_argument("--depth", type=_int_at_least(1), default=10)
-    p.add_argument("--width", type=_int_at_least(1), default=500)
-    p.add_argument("--plot", type=_plot_path, default="init-experiment.png")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="the random seed (default: 0)")
+    p.add_argument("--depth", type=_int_at_least(1), default=10, help="hidden layers (default: 10)")
+    p.add_argument(
+        "--width", type=_int_at_least(1), default=500, help="units per layer (default: 500)"
+    )
+    p.add_argument(
+        "--plot",
+        type=_plot_path,
+        default="init-experiment.png",
+        help="where to write the histograms (default: init-experiment.png)",
+    )
     p.set_defaults(func=init_experiment)
     p = sub.add_parser("config", help="check an experiment config (TOML) or show it resolved")
     p.add_argument(
@@ -512,8 +531,18 @@ def main(argv: list[str] | None = None) -> int:
         help="raw features (before preprocessing): a numeric CSV (header optional) or .npy",
     )
     p.set_defaults(func=predict_command)
+    _describe(sub)
     args = parser.parse_args(argv)
     return args.func(args)
+
+
+def _describe(sub: argparse._SubParsersAction) -> None:
+    """Each subcommand's --help opens with the line the command list shows for it."""
+    for choice in sub._choices_actions:
+        parser = sub.choices[choice.dest]
+        if not parser.description and choice.help:
+            # the list's help is %-formatted by argparse, a description is not
+            parser.description = choice.help.replace("%%", "%")
 
 
 if __name__ == "__main__":

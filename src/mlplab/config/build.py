@@ -80,6 +80,15 @@ def split_data(
 
     s = config.split
     X, y = np.asarray(dataset.X), np.asarray(dataset.y)
+    n = config.data.n
+    if n is not None:
+        if n > len(X):
+            source = config.data.dataset or config.data.path
+            raise ValueError(
+                f"data.n: {n} is more than the {len(X)} training examples of {source!r}; "
+                f"give at most {len(X)}, or leave it out for all of them"
+            )
+        X, y = X[:n], y[:n]  # the first n: the split indices index the loaded arrays still
     official = s.official_test and dataset.X_test is not None
     test_ratio = 0.0 if official else s.test
     ratios = (1.0 - s.validation - test_ratio, s.validation, test_ratio)
@@ -151,22 +160,47 @@ def build_optimizer(config: ExperimentConfig):
     return get_optimizer({"name": config.optimizer.name, "config": opt})
 
 
+def build_callbacks(config: ExperimentConfig, probe: tuple | None = None) -> list[Any]:
+    """The configured callbacks: ``callbacks.early_stopping``, ``callbacks.reduce_lr_on_plateau``
+    and, with ``monitor.enabled``, a TrainingMonitor on ``probe`` (X, y: its first
+    ``monitor.examples`` rows)."""
+    from ..diagnostics import TrainingMonitor
+    from ..train import EarlyStopping, ReduceLROnPlateau
+
+    out: list[Any] = []
+    c, m = config.callbacks, config.monitor
+    if c.early_stopping is not None:
+        out.append(EarlyStopping(**c.early_stopping.model_dump()))
+    if c.reduce_lr_on_plateau is not None:
+        out.append(ReduceLROnPlateau(**c.reduce_lr_on_plateau.model_dump()))
+    if m.enabled and probe is not None:
+        X, y = probe
+        out.append(TrainingMonitor(X[: m.examples], y[: m.examples], every=m.every))
+    return out
+
+
 def build_trainer(
-    config: ExperimentConfig, n_features: int, out_units: int, rng, *, verbose: int = 0
+    config: ExperimentConfig,
+    n_features: int,
+    out_units: int,
+    rng,
+    *,
+    verbose: int = 0,
+    probe: tuple | None = None,
 ):
     """The built model and its Trainer; the model is built here (with ``rng`` and
-    ``train.dtype``) before the Trainer takes ``rng``."""
+    ``train.dtype``) before the Trainer takes ``rng``. ``probe``: the (X, y) a configured
+    ``monitor`` watches (none without it)."""
     from ..losses import get_loss
     from ..network import Sequential
     from ..regularizers import L1, L2, MaxNorm
-    from ..train import EarlyStopping, Trainer
+    from ..train import Trainer
 
     t, r = config.train, config.regularization
     loss = get_loss({"name": config.loss.name, "config": config.loss.config})
     model = Sequential(build_layers(config, out_units))
     model.build(n_features, rng=rng, dtype=t.dtype)
     penalties = ([L1(r.l1)] if r.l1 else []) + ([L2(r.l2)] if r.l2 else [])
-    es = config.callbacks.early_stopping
     return Trainer(
         model,
         loss,
@@ -175,7 +209,7 @@ def build_trainer(
         epochs=t.epochs,
         shuffle=t.shuffle,
         rng=rng,
-        callbacks=[EarlyStopping(**es.model_dump())] if es is not None else [],
+        callbacks=build_callbacks(config, probe),
         penalties=penalties,
         constraints=[MaxNorm(r.max_norm)] if r.max_norm is not None else [],
         clip_norm=r.clip_norm,
@@ -194,7 +228,12 @@ def build_experiment(config: ExperimentConfig, *, verbose: int = 0) -> Experimen
     data, fitted = split_data(config, dataset, data_rng)
     loss = get_loss({"name": config.loss.name, "config": config.loss.config})
     trainer = build_trainer(
-        config, data.X_train.shape[1], output_units(dataset, loss), train_rng, verbose=verbose
+        config,
+        data.X_train.shape[1],
+        output_units(dataset, loss),
+        train_rng,
+        verbose=verbose,
+        probe=(data.X_train, data.y_train),
     )
     classification = dataset.task != "regression"
     return Experiment(

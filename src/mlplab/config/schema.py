@@ -46,6 +46,8 @@ class DataConfig(_Section):
     path: str | None = None
     target: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    #: use only the first ``n`` examples of the training data (the official test set whole)
+    n: int | None = Field(default=None, gt=0)
 
 
 class SplitConfig(_Section):
@@ -98,8 +100,31 @@ class EarlyStoppingConfig(_Section):
     restore_best: bool = True
 
 
+class ReduceLROnPlateauConfig(_Section):
+    """:class:`mlplab.ReduceLROnPlateau`: the learning rate times ``factor`` after ``patience``
+    epochs without improvement of ``monitor``, not below ``min_lr``."""
+
+    monitor: str = "val_loss"
+    mode: str = "auto"
+    factor: float = 0.5
+    patience: int = 5
+    min_delta: float = 0.0
+    min_lr: float = 0.0
+    stop_at_min_lr: bool = False
+
+
 class CallbacksConfig(_Section):
     early_stopping: EarlyStoppingConfig | None = None
+    reduce_lr_on_plateau: ReduceLROnPlateauConfig | None = None
+
+
+class MonitorConfig(_Section):
+    """:class:`mlplab.TrainingMonitor` on the first ``examples`` training examples, every
+    ``every`` epochs; the run folder's ``monitor.json`` records its per-layer statistics."""
+
+    enabled: bool = True
+    every: int = Field(default=1, gt=0)
+    examples: int = Field(default=512, gt=0)
 
 
 class TrainConfig(_Section):
@@ -131,6 +156,7 @@ class ExperimentConfig(_Section):
     schedule: Spec | None = None
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig)
     callbacks: CallbacksConfig = Field(default_factory=CallbacksConfig)
+    monitor: MonitorConfig = Field(default_factory=lambda: MonitorConfig(enabled=False))
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 
@@ -288,7 +314,7 @@ def _check(cfg: ExperimentConfig) -> None:
     from ..losses import LOSSES
     from ..metrics import METRICS
     from ..optim import OPTIMIZERS, SCHEDULES
-    from ..train import EarlyStopping
+    from ..train import EarlyStopping, ReduceLROnPlateau
 
     d = cfg.data
     if (d.dataset is None) == (d.path is None):
@@ -356,6 +382,21 @@ def _check(cfg: ExperimentConfig) -> None:
     if es is not None:
         fields = es.model_dump()
         _built("callbacks.early_stopping", lambda: EarlyStopping(**fields), fields)
+    rlr = cfg.callbacks.reduce_lr_on_plateau
+    if rlr is not None:
+        path = "callbacks.reduce_lr_on_plateau"
+        fields = rlr.model_dump()
+        _built(path, lambda: ReduceLROnPlateau(**fields), fields)
+        if cfg.schedule is not None:
+            raise ValueError(
+                f"{path}: the learning rate follows schedule.name={cfg.schedule.name!r}; "
+                "use one of the two, not both"
+            )
+        if "learning_rate" not in inspect.signature(opt_factory).parameters:
+            raise ValueError(
+                f"{path}: optimizer.name={cfg.optimizer.name!r} has no learning rate to "
+                "reduce; remove the callback"
+            )
     for i, metric in enumerate(cfg.evaluate.metrics):
         if metric not in METRICS and metric != "loss":
             raise ValueError(
