@@ -138,6 +138,13 @@ def test_train_seeds_members_equal_plain_runs_with_their_seed(tmp_path, capsys):
     assert group.name.endswith("-digits-seeds")
     data = read_group(group)
     assert data["name"] == "digits" and data["seeds"] == [3, 4, 5]
+    # the group's report: the mean test accuracy over the members' results.json
+    accuracies = [
+        json.loads((group / m["run"] / "results.json").read_text())["test"]["accuracy"]
+        for m in data["members"]
+    ]
+    page = (group / "report.html").read_text()
+    assert f'data-key="0/test.accuracy/mean" data-value="{float(np.mean(accuracies))!r}"' in page
     assert [m["seed"] for m in data["members"]] == [3, 4, 5]
     for member in data["members"]:
         run = group / member["run"]

@@ -266,6 +266,13 @@ def train_seeds(args: argparse.Namespace) -> int:
         print(f"mlplab train: interrupted{more}", file=sys.stderr)
         return 130
     print(f"finished: group {group} ({len(seeds)} seeds: {', '.join(map(str, seeds))})")
+    try:  # the members are recorded either way
+        from .report import write_group_report
+
+        print(f"report: {write_group_report([group], group / 'report.html')}")
+    except (ValueError, TypeError, OSError) as e:
+        print(f"mlplab train: the group finished but its report failed: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
