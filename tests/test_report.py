@@ -372,6 +372,7 @@ def test_report_on_real_runs_of_mlplab_train(tmp_path, capsys):
     for lr, name in ((0.001, "slow"), (0.003, "fast")):
         argv = ["train", str(config), "--runs-dir", str(runs), "--name", name]
         argv += ["--set", "train.epochs=2", "--set", f"optimizer.config.learning_rate={lr}"]
+        argv += ["--set", "monitor.enabled=false"]  # the page's figures without diagnostics
         assert main(argv) == 0
     folders = sorted(runs.iterdir(), key=lambda p: p.name.endswith("fast"))
     capsys.readouterr()

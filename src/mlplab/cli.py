@@ -157,6 +157,9 @@ def config_command(args: argparse.Namespace) -> int:
         print(f"mlplab config {args.action}: {args.file}: invalid config", file=sys.stderr)
         print(str(e), file=sys.stderr)
         return 1
+    except OSError as e:  # a folder, an unreadable file
+        print(f"mlplab config {args.action}: error: {_os_error(e, args.file)}", file=sys.stderr)
+        return 1
     if args.action == "show":
         sys.stdout.write(config.to_toml())
     else:
@@ -331,6 +334,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from .runs import evaluate_run
 
     try:
+        _refuse_running(args.run)
         scores = evaluate_run(args.run, args.data)
     except (ConfigError, ValueError, TypeError, OSError) as e:
         print(f"mlplab evaluate: error: {e}", file=sys.stderr)
@@ -345,7 +349,11 @@ def predict_command(args: argparse.Namespace) -> int:
     from .runs import load_trained_run, predict_run, predictions_csv, read_features
 
     try:
-        X = read_features(args.input)
+        try:
+            X = read_features(args.input)
+        except (ValueError, OSError) as e:  # numpy's own messages do not name the file
+            raise ValueError(_naming(e, args.input, "INPUT")) from None
+        _refuse_running(args.run)
         experiment = load_trained_run(args.run)
         text = predictions_csv(*predict_run(experiment, X))
     except (ConfigError, ValueError, TypeError, OSError) as e:
@@ -353,6 +361,30 @@ def predict_command(args: argparse.Namespace) -> int:
         return 1
     sys.stdout.write(text)
     return 0
+
+
+def _os_error(e: OSError, path: str) -> str:
+    """An OSError as one line naming the file: ``'x.toml': Is a directory``."""
+    return f"{e.filename or path!r}: {e.strerror or e}"
+
+
+def _naming(e: Exception, path: str, what: str) -> str:
+    """``e``'s message, prefixed with ``what`` and ``path`` unless it names the path already."""
+    text = _os_error(e, path) if isinstance(e, OSError) else str(e)
+    return text if path in text else f"{what}: {path!r}: {text}"
+
+
+def _refuse_running(run_dir: str) -> None:
+    """A ValueError for a run folder whose training is still running (not stale): its
+    model.npz, if any, is not the run's final model yet."""
+    from .runs import check_run_dir, read_status
+
+    state = read_status(check_run_dir(run_dir))
+    if state["status"] == "running":
+        raise ValueError(
+            f"RUN: {run_dir!r} is still running (pid {state.get('pid')} on "
+            f"{state.get('host')}); wait until it has finished"
+        )
 
 
 def _int_at_least(minimum: int):
