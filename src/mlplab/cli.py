@@ -177,7 +177,7 @@ def _experiment(config_path, overrides=()):
 
 def train(args: argparse.Namespace) -> int:
     """Train a config into a new run folder, or continue one (``--resume RUN``)."""
-    from .runs import check_run_dir, create_run, train_run
+    from .runs import check_run_dir, train_run
 
     if args.seeds is not None:
         return train_seeds(args)
@@ -196,16 +196,7 @@ def train(args: argparse.Namespace) -> int:
             if args.config is None:
                 raise ValueError("give a CONFIG file (or --resume RUN)")
             config, experiment = _experiment(args.config, args.overrides)
-            name = args.name or os.path.splitext(os.path.basename(args.config))[0]
-            run = create_run(
-                args.runs_dir,
-                name,
-                config.to_toml(),
-                config_path=args.config,
-                tags=args.tags,
-                note=args.note,
-            )
-            print(f"run folder {run}")
+            run = _new_run(args.runs_dir, _run_name(args), config, args)
             train_run(run, experiment)
     except (ValueError, TypeError, OSError) as e:
         print(f"mlplab train: error: {e}", file=sys.stderr)
@@ -225,34 +216,43 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_name(args: argparse.Namespace) -> str:
+    """``--name``, or the config file's name without its extension."""
+    return args.name or os.path.splitext(os.path.basename(args.config))[0]
+
+
+def _new_run(parent, name: str, config, args: argparse.Namespace, prefix: str = ""):
+    """A new run folder under ``parent`` holding the resolved ``config``, ``--tag`` and
+    ``--note``; says where it is."""
+    from .runs import create_run
+
+    run = create_run(
+        parent, name, config.to_toml(), config_path=args.config, tags=args.tags, note=args.note
+    )
+    print(f"{prefix}run folder {run}")
+    return run
+
+
 def train_seeds(args: argparse.Namespace) -> int:
     """``mlplab train CONFIG --seeds N``: the config under seeds train.seed, train.seed + 1,
     ... (each member exactly ``mlplab train CONFIG --set train.seed=S``), grouped in
     ``runs/<date>-<time>-<name>-seeds/`` with a group.json."""
     from .config import ConfigError, load_config
     from .report import write_report
-    from .runs import create_run, train_group, train_run
+    from .runs import train_group, train_run
 
     group = None
     try:
         if args.resume is not None or args.config is None:
             raise ValueError("--seeds N needs a CONFIG file (and no --resume)")
         config = load_config(args.config, list(args.overrides))  # checked before any folder
-        name = args.name or os.path.splitext(os.path.basename(args.config))[0]
+        name = _run_name(args)
         seeds = [config.train.seed + i for i in range(args.seeds)]
 
         def train_one(group, seed):
             overrides = [*args.overrides, f"train.seed={seed}"]
             member_config, experiment = _experiment(args.config, overrides)
-            run = create_run(
-                group,
-                f"{name}-seed{seed}",
-                member_config.to_toml(),
-                config_path=args.config,
-                tags=args.tags,
-                note=args.note,
-            )
-            print(f"seed {seed}: run folder {run}")
+            run = _new_run(group, f"{name}-seed{seed}", member_config, args, f"seed {seed}: ")
             train_run(run, experiment)
             write_report([run], run / "report.html")
             return run
