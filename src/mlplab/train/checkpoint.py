@@ -38,6 +38,15 @@ _ERRORS = (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError)
 
 
 # -- writing ------------------------------------------------------------------------------------
+
+
+def _check_same_keys(want, have, what: str) -> None:
+    """A ValueError saying ``what`` when the keys of ``have`` are not those of ``want``."""
+    missing, unexpected = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    if missing or unexpected:
+        raise ValueError(f"{what}: missing {missing}, unexpected {unexpected}")
+
+
 def _leaves(state: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """(path key, leaf) of an optimizer state (NamedTuples by field name, tuples by position,
     dicts by key, of arrays and numbers): e.g. ``inner_state/0/m/0.W``."""
@@ -461,12 +470,11 @@ def _check_state(entries: dict[str, _Entry], meta: dict, path: str) -> None:
     dtype = np.dtype(meta["dtype"])
     declared = _declared_arrays(meta, path)
     if declared is not None:
-        missing, unexpected = sorted(set(declared) - set(state)), sorted(set(state) - set(declared))
-        if missing or unexpected:
-            raise ValueError(
-                f"checkpoint {path!r}: the arrays do not match the architecture in "
-                f"field 'model': missing {missing}, unexpected {unexpected}"
-            )
+        _check_same_keys(
+            declared,
+            state,
+            f"checkpoint {path!r}: the arrays do not match the architecture in field 'model'",
+        )
     for key, entry in state.items():
         want = declared[key] if declared is not None else _Spec(entry.shape, dtype)
         if entry.shape != want.shape or entry.dtype != want.dtype:
@@ -711,12 +719,9 @@ def _plan_restore(ck: _Checkpoint, trainer) -> dict:
         ref_model.build(meta["in_features"], rng=np.random.default_rng(0), dtype=meta["dtype"])
     targets = {**ref_model.params(), **ref_model.buffers()}  # what the state/ entries fill
     keys = ck.keys("state/")
-    missing, unexpected = sorted(set(targets) - set(keys)), sorted(set(keys) - set(targets))
-    if missing or unexpected:
-        raise ValueError(
-            f"load_checkpoint: the weights in {path!r} do not match the trainer's: "
-            f"missing {missing}, unexpected {unexpected}"
-        )
+    _check_same_keys(
+        targets, keys, f"load_checkpoint: the weights in {path!r} do not match the trainer's"
+    )
     for key, target in targets.items():
         entry = ck.entries[f"state/{key}"]
         if entry.shape != tuple(target.shape) or entry.dtype.name != dtype_name(target.dtype):
