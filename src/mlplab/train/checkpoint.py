@@ -40,13 +40,6 @@ _ERRORS = (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError)
 # -- writing ------------------------------------------------------------------------------------
 
 
-def _check_same_keys(want, have, what: str) -> None:
-    """A ValueError saying ``what`` when the keys of ``have`` are not those of ``want``."""
-    missing, unexpected = sorted(set(want) - set(have)), sorted(set(have) - set(want))
-    if missing or unexpected:
-        raise ValueError(f"{what}: missing {missing}, unexpected {unexpected}")
-
-
 def _leaves(state: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """(path key, leaf) of an optimizer state (NamedTuples by field name, tuples by position,
     dicts by key, of arrays and numbers): e.g. ``inner_state/0/m/0.W``."""
@@ -143,6 +136,15 @@ def save_checkpoint(path: str | os.PathLike, trainer, *, extra: dict | None = No
 
 
 # -- reading: the file's structure --------------------------------------------------------------
+
+
+def _check_same_keys(want, have, what: str) -> None:
+    """A ValueError saying ``what`` when the keys of ``have`` are not those of ``want``."""
+    missing, unexpected = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    if missing or unexpected:
+        raise ValueError(f"{what}: missing {missing}, unexpected {unexpected}")
+
+
 class _Entry(NamedTuple):
     """One array of the file as its ``.npy`` header declares it."""
 
